@@ -1,0 +1,120 @@
+"""Groups (chat rooms and announcement channels), messages and personal notices."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class GroupKind(models.TextChoices):
+    MAIN = "main", _("Main group")
+    GROUP = "group", _("Group")
+    CHANNEL = "channel", _("Announcement channel")
+
+
+class Group(models.Model):
+    circle = models.ForeignKey("circles.Circle", on_delete=models.CASCADE, related_name="groups")
+    name = models.CharField(_("name"), max_length=80)
+    topic = models.CharField(_("topic"), max_length=300, blank=True)
+    kind = models.CharField(max_length=16, choices=GroupKind.choices, default=GroupKind.GROUP)
+    mute_all = models.BooleanField(_("only moderators may post"), default=False)
+    slow_mode_seconds = models.PositiveIntegerField(_("slow mode (seconds)"), default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_channel(self) -> bool:
+        return self.kind == GroupKind.CHANNEL
+
+
+class GroupMember(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="group_memberships")
+    joined_at = models.DateTimeField(auto_now_add=True)
+    last_read_message_id = models.BigIntegerField(default=0)
+    last_posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "user"], name="uniq_group_member")]
+        indexes = [models.Index(fields=["user"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.group_id}"
+
+
+class MessageKind(models.TextChoices):
+    TEXT = "text", _("Text")
+    SYSTEM = "system", _("System")
+
+
+class Message(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT)
+    body = models.TextField()
+    body_html = models.TextField()
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    mentions_all = models.BooleanField(default=False)
+    mentioned_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    client_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["group", "id"])]
+        constraints = [
+            # A client retrying a send after a dropped connection gets the same message back.
+            models.UniqueConstraint(
+                fields=["group", "author", "client_id"],
+                condition=~models.Q(client_id=""),
+                name="uniq_message_client_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} in {self.group_id}"
+
+
+class NoticeKind(models.TextChoices):
+    WELCOME = "welcome", _("Welcome")
+    MENTION = "mention", _("Mention")
+    CHANNEL_POST = "channel_post", _("Channel post")
+    JOIN_REQUEST = "join_request", _("Join request")
+    MODERATION = "moderation", _("Moderation")
+
+
+class Notice(models.Model):
+    """A personal notification for one user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
+    circle = models.ForeignKey("circles.Circle", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=NoticeKind.choices)
+    text = models.TextField()
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"

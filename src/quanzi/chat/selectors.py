@@ -1,0 +1,148 @@
+"""Reusable reads for chat: serialisation, history pages, unread counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, OuterRef, Subquery
+
+from .models import Group, GroupMember, Message, Notice
+
+
+def user_brief(user) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.display_name or user.username,
+        "avatar": user.avatar.url if getattr(user, "avatar", None) else None,
+    }
+
+
+def message_to_dict(
+    message: Message,
+    *,
+    author: Any = ...,
+    reply_to: Any = ...,
+    mentioned_ids: list[int] | None = None,
+) -> dict[str, Any]:
+    """The one JSON shape of a message, used by the API, the web UI and the WebSocket."""
+    if author is ...:
+        author = message.author
+    if reply_to is ...:
+        reply_to = message.reply_to if message.reply_to_id else None
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.id,
+        "group_id": message.group_id,
+        "kind": message.kind,
+        "author": user_brief(author),
+        "body": "" if deleted else message.body,
+        "html": "" if deleted else message.body_html,
+        "reply_to": (
+            {"id": reply_to.id, "author_id": reply_to.author_id, "excerpt": reply_to.body[:120]}
+            if reply_to is not None
+            else None
+        ),
+        "mentions": mentioned_ids if mentioned_ids is not None else [],
+        "mentions_all": message.mentions_all,
+        "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted": deleted,
+        "pinned": message.pinned_at is not None,
+        "client_id": message.client_id or None,
+    }
+
+
+def notice_to_dict(notice: Notice) -> dict[str, Any]:
+    return {
+        "id": notice.id,
+        "kind": notice.kind,
+        "circle_id": notice.circle_id,
+        "text": notice.text,
+        "message_id": notice.message_id,
+        "created_at": notice.created_at.isoformat(),
+        "read": notice.read_at is not None,
+    }
+
+
+def message_page(
+    group: Group, *, before: int | None = None, after: int | None = None, limit: int | None = None
+) -> tuple[list[Message], bool]:
+    """Up to ``limit`` messages in id order, and whether more exist in the paging direction.
+
+    ``after`` pages forward (what a reconnecting client missed); otherwise it pages
+    backward from ``before`` (or the newest).
+    """
+    limit = max(1, min(int(limit or settings.QUANZI_PAGE_SIZE), 200))
+    qs = Message.objects.filter(group=group).select_related("author", "reply_to")
+    if after is not None:
+        rows = list(qs.filter(id__gt=after).order_by("id")[: limit + 1])
+        more = len(rows) > limit
+        return rows[:limit], more
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    rows = list(qs.order_by("-id")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    return rows, more
+
+
+def mentioned_ids_for(messages: list[Message]) -> dict[int, list[int]]:
+    through = Message.mentioned_users.through
+    out: dict[int, list[int]] = {}
+    for mid, uid in through.objects.filter(message_id__in=[m.id for m in messages]).values_list(
+        "message_id", "user_id"
+    ):
+        out.setdefault(mid, []).append(uid)
+    return out
+
+
+def messages_to_dicts(messages: list[Message]) -> list[dict[str, Any]]:
+    mentions = mentioned_ids_for(messages)
+    return [message_to_dict(m, mentioned_ids=mentions.get(m.id, [])) for m in messages]
+
+
+def unread_counts(user, *, circle_id: int | None = None) -> dict[int, int]:
+    """Unread messages per group the user is in (messages by others, not deleted)."""
+    seats = GroupMember.objects.filter(user=user)
+    if circle_id is not None:
+        seats = seats.filter(group__circle_id=circle_id)
+    counts: dict[int, int] = {}
+    for group_id, last_read in seats.values_list("group_id", "last_read_message_id"):
+        counts[group_id] = (
+            Message.objects.filter(group_id=group_id, id__gt=last_read, deleted_at__isnull=True)
+            .exclude(author=user)
+            .count()
+        )
+    return counts
+
+
+def groups_for_member(user, circle_id: int):
+    """Groups of a circle with ``joined`` and ``member_total`` annotations."""
+    joined = GroupMember.objects.filter(group=OuterRef("pk"), user=user).values("id")[:1]
+    return (
+        Group.objects.filter(circle_id=circle_id, archived_at__isnull=True)
+        .annotate(joined_seat=Subquery(joined), member_total=Count("members", distinct=True))
+        .order_by("id")
+    )
+
+
+def group_ids_for_user(user_id: int) -> list[tuple[int, int]]:
+    """(circle_id, group_id) of every group the user sits in, in active circles."""
+    return list(
+        GroupMember.objects.filter(
+            user_id=user_id,
+            group__circle__memberships__user_id=user_id,
+            group__circle__memberships__status="active",
+        ).values_list("group__circle_id", "group_id")
+    )
+
+
+def unread_notice_count(user) -> int:
+    return Notice.objects.filter(user=user, read_at__isnull=True).count()
+
+

@@ -1,0 +1,48 @@
+"""Fetch a circle (or membership) and check the actor may see it, in one call.
+
+A circle the actor may not see answers exactly like a missing one (Zulip's
+``access_stream_by_id``), so slugs and ids can't be probed.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from quanzi.core.errors import NotFound
+
+from .models import Circle, Membership, MembershipStatus, Visibility
+
+
+def get_membership(circle: Circle, user) -> Membership | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return Membership.objects.filter(circle=circle, user=user).first()
+
+
+def access_circle(slug_or_id: str | int, user, *, require_member: bool = False) -> tuple[Circle, Membership | None]:
+    """The circle and the user's membership row (any status, or None).
+
+    Public circles are visible to everyone; private ones only to active members.
+    With ``require_member`` only active members get the circle.
+    """
+    qs = Circle.objects.select_related("main_group", "channel_group")
+    try:
+        if isinstance(slug_or_id, int) or str(slug_or_id).isdigit():
+            circle = qs.get(id=int(slug_or_id))
+        else:
+            circle = qs.get(slug=str(slug_or_id))
+    except Circle.DoesNotExist:
+        raise NotFound(_("No such circle."), code="circle_not_found")
+    membership = get_membership(circle, user)
+    active = membership is not None and membership.status == MembershipStatus.ACTIVE
+    if (require_member or circle.visibility == Visibility.PRIVATE) and not active:
+        raise NotFound(_("No such circle."), code="circle_not_found")
+    return circle, membership
+
+
+def access_member(circle: Circle, user_id: int | str) -> Membership:
+    """A membership row of the circle, by user id (any status)."""
+    try:
+        return Membership.objects.select_related("user").get(circle=circle, user_id=int(user_id))
+    except (Membership.DoesNotExist, ValueError, TypeError):
+        raise NotFound(_("No such member."), code="member_not_found")

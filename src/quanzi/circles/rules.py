@@ -1,0 +1,196 @@
+"""Who may do what to whom in a circle: the one permission module.
+
+Web views, the REST API and the WebSocket consumer all call these checks, so a rule is
+written once. Each ``check_*`` raises :class:`Forbidden` with a stable code; each
+``can_*`` is the boolean form for templates and listings.
+
+The table (also in docs/permissions.md):
+
+============================  ======  =====  =========  ======
+action                        member  mod    admin      owner
+============================  ======  =====  =========  ======
+read groups, members, post    yes     yes    yes        yes
+@all                          no      no     yes        yes
+pin, mute-all, slow mode      no      yes    yes        yes
+approve/reject join requests  no      yes    yes        yes
+mute / unmute / kick / ban    no      lower  lower      anyone
+set role                      no      no     ≤mod,lower anyone
+edit circle, invites, groups  no      no     yes        yes
+read audit log                no      no     yes        yes
+transfer ownership            no      no     no         yes
+============================  ======  =====  =========  ======
+
+"lower" means a target whose role ranks strictly below the actor's: nobody acts on an
+equal or higher role, except the owner, who may act on anyone but themself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from quanzi.core.errors import Forbidden
+
+from .models import ROLE_RANK, Membership, MembershipStatus, Role
+
+
+def rank(role: str) -> int:
+    return ROLE_RANK[Role(role)]
+
+
+def is_active(membership: Membership | None) -> bool:
+    return membership is not None and membership.status == MembershipStatus.ACTIVE
+
+
+def has_role(membership: Membership | None, minimum: Role) -> bool:
+    return is_active(membership) and rank(membership.role) >= rank(minimum)
+
+
+def require_role(membership: Membership | None, minimum: Role) -> None:
+    if not is_active(membership):
+        raise Forbidden(_("You are not a member of this circle."), code="not_member")
+    if rank(membership.role) < rank(minimum):
+        raise Forbidden(
+            _("This needs the %(role)s role or higher.") % {"role": Role(minimum).label},
+            code="insufficient_role",
+        )
+
+
+def check_acts_on(actor: Membership | None, target: Membership, *, minimum: Role = Role.MODERATOR) -> None:
+    """Actor needs ``minimum`` and must outrank the target (the owner outranks everyone)."""
+    require_role(actor, minimum)
+    if actor.user_id == target.user_id:
+        raise Forbidden(_("You cannot do this to yourself."), code="self_action")
+    if rank(target.role) >= rank(actor.role):
+        raise Forbidden(
+            _("You cannot act on a member whose role is equal to or higher than yours."), code="higher_role"
+        )
+
+
+def can_act_on(actor: Membership | None, target: Membership, *, minimum: Role = Role.MODERATOR) -> bool:
+    try:
+        check_acts_on(actor, target, minimum=minimum)
+    except Forbidden:
+        return False
+    return True
+
+
+def check_set_role(actor: Membership | None, target: Membership, new_role: Role) -> None:
+    if new_role == Role.OWNER:
+        raise Forbidden(_("Use ownership transfer to make someone the owner."), code="use_transfer")
+    check_acts_on(actor, target, minimum=Role.ADMIN)
+    if actor.role != Role.OWNER and rank(new_role) >= rank(actor.role):
+        raise Forbidden(_("You can only appoint roles below your own."), code="higher_role")
+
+
+def check_mute(actor: Membership | None, target: Membership) -> None:
+    check_acts_on(actor, target, minimum=Role.MODERATOR)
+
+
+def check_kick(actor: Membership | None, target: Membership) -> None:
+    check_acts_on(actor, target, minimum=Role.MODERATOR)
+
+
+def check_ban(actor: Membership | None, target: Membership) -> None:
+    check_acts_on(actor, target, minimum=Role.MODERATOR)
+
+
+def check_unban(actor: Membership | None) -> None:
+    require_role(actor, Role.MODERATOR)
+
+
+def check_manage_circle(actor: Membership | None) -> None:
+    """Edit settings, manage invites and groups."""
+    require_role(actor, Role.ADMIN)
+
+
+def check_read_audit(actor: Membership | None) -> None:
+    require_role(actor, Role.ADMIN)
+
+
+def check_decide_join_requests(actor: Membership | None) -> None:
+    require_role(actor, Role.MODERATOR)
+
+
+def check_moderate_group(actor: Membership | None) -> None:
+    """Pins, mute-all and slow mode."""
+    require_role(actor, Role.MODERATOR)
+
+
+def check_transfer_ownership(actor: Membership | None, target: Membership) -> None:
+    require_role(actor, Role.OWNER)
+    if not is_active(target):
+        raise Forbidden(_("The new owner must be an active member."), code="not_member")
+    if target.user_id == actor.user_id:
+        raise Forbidden(_("You already own this circle."), code="self_action")
+
+
+def check_leave(membership: Membership | None) -> None:
+    if not is_active(membership):
+        raise Forbidden(_("You are not a member of this circle."), code="not_member")
+    if membership.role == Role.OWNER:
+        raise Forbidden(_("The owner must transfer ownership before leaving."), code="owner_cannot_leave")
+
+
+def check_mention_all(actor: Membership | None) -> None:
+    if not has_role(actor, Role.ADMIN):
+        raise Forbidden(_("Only admins and the owner may use @all."), code="mention_all_forbidden")
+
+
+def check_can_post(
+    actor: Membership | None,
+    *,
+    group_kind: str,
+    group_mute_all: bool,
+    now: datetime | None = None,
+) -> None:
+    """Posting in a group (slow mode is checked by the action, which knows the last post)."""
+    now = now or timezone.now()
+    if not is_active(actor):
+        raise Forbidden(_("You are not a member of this circle."), code="not_member")
+    if group_kind == "channel" and not has_role(actor, Role.ADMIN):
+        raise Forbidden(_("Only admins post in the announcement channel."), code="channel_admins_only")
+    if actor.muted_until is not None and actor.muted_until > now:
+        local = timezone.localtime(actor.muted_until)
+        raise Forbidden(
+            _("You are muted until %(until)s.") % {"until": local.strftime("%Y-%m-%d %H:%M %Z")},
+            code="muted",
+        )
+    if group_mute_all and not has_role(actor, Role.MODERATOR):
+        raise Forbidden(_("Only moderators may post here right now (mute-all is on)."), code="mute_all")
+
+
+def slow_mode_applies(actor: Membership) -> bool:
+    return not has_role(actor, Role.MODERATOR)
+
+
+def check_edit_message(actor: Membership | None, *, is_author: bool, within_window: bool) -> None:
+    if not is_active(actor):
+        raise Forbidden(_("You are not a member of this circle."), code="not_member")
+    if not is_author:
+        raise Forbidden(_("Only the author can edit a message."), code="not_author")
+    if not within_window:
+        raise Forbidden(_("The time to edit this message has passed."), code="edit_window_passed")
+
+
+def check_delete_message(
+    actor: Membership | None, *, is_author: bool, within_window: bool, author_membership: Membership | None
+) -> None:
+    if not is_active(actor):
+        raise Forbidden(_("You are not a member of this circle."), code="not_member")
+    if is_author and within_window:
+        return
+    if has_role(actor, Role.MODERATOR):
+        if author_membership is None or is_author or rank(author_membership.role) < rank(actor.role) or (
+            actor.role == Role.OWNER
+        ):
+            return
+        raise Forbidden(
+            _("You cannot delete messages of a member whose role is equal to or higher than yours."),
+            code="higher_role",
+        )
+    if is_author:
+        raise Forbidden(_("The time to delete this message has passed."), code="edit_window_passed")
+    raise Forbidden(_("Only the author or a moderator can delete a message."), code="not_author")
