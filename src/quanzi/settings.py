@@ -28,7 +28,7 @@ BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("QUANZI_DATA_DIR", Path.cwd() / "var")).resolve()
 
 DEBUG = env_bool("QUANZI_DEBUG", False)
-TESTING = env_bool("QUANZI_TESTING", False)
+TESTING = env_bool("QUANZI_TESTING", False) or "pytest" in __import__("sys").modules
 
 _secret = os.environ.get("QUANZI_SECRET_KEY")
 if not _secret:
@@ -154,7 +154,10 @@ REALTIME_CHANNEL = os.environ.get("QUANZI_REDIS_PREFIX", "quanzi") + ":events"
 # --- Tasks --------------------------------------------------------------------------------
 TASKS = {
     "default": {
-        "BACKEND": os.environ.get("QUANZI_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "BACKEND": os.environ.get(
+            "QUANZI_TASKS_BACKEND",
+            "django.tasks.backends.immediate.ImmediateBackend" if TESTING else "django_tasks_db.DatabaseBackend",
+        ),
         "QUEUES": ["default"],
     }
 }

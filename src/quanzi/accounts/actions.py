@@ -1,0 +1,73 @@
+"""Writers for accounts: profile changes and API tokens."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from quanzi.core.errors import InvalidInput, NotFound
+
+from .models import ApiToken, User, hash_token
+
+MAX_TOKENS_PER_USER = 20
+
+
+def do_update_profile(
+    *, user: User, display_name: str | None = None, bio: str | None = None, language: str | None = None,
+    timezone_name: str | None = None,
+) -> User:
+    fields: list[str] = []
+    if display_name is not None:
+        display_name = display_name.strip()
+        if len(display_name) > 64:
+            raise InvalidInput(_("The display name can be at most 64 characters."), code="invalid_display_name")
+        user.display_name = display_name
+        fields.append("display_name")
+    if bio is not None:
+        if len(bio) > 1000:
+            raise InvalidInput(_("The bio can be at most 1000 characters."), code="invalid_bio")
+        user.bio = bio.strip()
+        fields.append("bio")
+    if language is not None:
+        if language not in dict(settings.LANGUAGES):
+            raise InvalidInput(_("Unsupported language."), code="invalid_language")
+        user.language = language
+        fields.append("language")
+    if timezone_name is not None:
+        if timezone_name not in zoneinfo.available_timezones():
+            raise InvalidInput(_("Unknown time zone."), code="invalid_timezone")
+        user.timezone = timezone_name
+        fields.append("timezone")
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
+@transaction.atomic
+def do_create_token(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new bearer token; the raw value is returned once and never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise InvalidInput(_("A token name needs 1 to 64 characters."), code="invalid_name")
+    User.objects.select_for_update().filter(id=user.id).first()
+    if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_TOKENS_PER_USER:
+        raise InvalidInput(
+            _("You have %(n)d active tokens; revoke one first.") % {"n": MAX_TOKENS_PER_USER}, code="too_many_tokens"
+        )
+    raw = ApiToken.generate_raw()
+    token = ApiToken.objects.create(user=user, name=name, key_hash=hash_token(raw), key_prefix=raw[:10])
+    return token, raw
+
+
+def do_revoke_token(*, user: User, token_id: int) -> ApiToken:
+    token = ApiToken.objects.filter(id=token_id, user=user).first()
+    if token is None:
+        raise NotFound(_("No such token."), code="token_not_found")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token

@@ -1,0 +1,26 @@
+"""Reads for accounts, shared by the API's bearer auth and the WebSocket's token auth."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .models import ApiToken, User, hash_token
+
+
+def user_for_token(raw: str | None) -> User | None:
+    """The active user a raw bearer token belongs to, or None."""
+    if not raw or not raw.startswith(ApiToken.PREFIX) or len(raw) > 100:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_token(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
+        ApiToken.objects.filter(id=token.id).update(last_used_at=now)
+    return token.user
