@@ -109,6 +109,9 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("QUANZI_DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if TESTING:
+        # Concurrent test runs on one server (several checkouts, CI) must not share a test database.
+        DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -150,6 +153,8 @@ else:
 
 # Real-time fan-out: one Redis pub/sub message per event, fanned out locally per process.
 REALTIME_CHANNEL = os.environ.get("QUANZI_REDIS_PREFIX", "quanzi") + ":events"
+if TESTING:
+    REALTIME_CHANNEL += f":{os.getpid()}"
 
 # --- Tasks --------------------------------------------------------------------------------
 TASKS = {
@@ -209,6 +214,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 AVATAR_MAX_BYTES = 2 * 1024 * 1024

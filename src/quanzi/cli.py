@@ -1,0 +1,90 @@
+"""The ``quanzi`` command: run, worker, demo, and ``manage`` passing through to Django."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quanzi.settings")
+    import django
+
+    django.setup()
+
+
+def _manage(argv: list[str]) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quanzi.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["quanzi manage", *argv])
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Serve HTTP and WebSocket with uvicorn, with the task worker as a child process."""
+    import uvicorn
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quanzi.settings")
+    worker = None
+    if not args.no_worker:
+        worker = subprocess.Popen([sys.executable, "-m", "quanzi.cli", "worker"])
+    print(f"Quanzi is serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
+    try:
+        uvicorn.run(
+            "quanzi.asgi:application",
+            host=args.host,
+            port=args.port,
+            workers=args.workers if args.workers > 1 else None,
+            log_level=args.log_level,
+            ws_max_size=128 * 1024,
+            proxy_headers=args.proxy_headers,
+            lifespan="off",
+        )
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "manage":
+        return _manage(argv[1:])
+
+    parser = argparse.ArgumentParser(prog="quanzi", description="Quanzi community platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="serve HTTP + WebSocket (and the task worker)")
+    run.add_argument("--host", default=os.environ.get("QUANZI_HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("QUANZI_PORT", "8000")))
+    run.add_argument("--workers", type=int, default=1, help="ASGI processes (needs QUANZI_REDIS_URL if > 1)")
+    run.add_argument("--no-worker", action="store_true", help="don't start the background-task worker")
+    run.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* from a proxy")
+    run.add_argument("--log-level", default="info")
+    sub.add_parser("worker", help="run the background-task worker (django-tasks-db)")
+    demo = sub.add_parser("demo", help="load (or refresh) the demo circle and print the owner login")
+    demo.add_argument("--members", type=int, default=12)
+    sub.add_parser("manage", help="run a Django management command: quanzi manage <command> …")
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        if args.workers > 1 and not os.environ.get("QUANZI_REDIS_URL"):
+            parser.error("--workers > 1 needs QUANZI_REDIS_URL: processes share real-time events through Redis")
+        return _run(args)
+    if args.command == "worker":
+        return _manage(["db_worker"])
+    if args.command == "demo":
+        return _manage(["quanzi_demo", "--members", str(args.members)])
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
