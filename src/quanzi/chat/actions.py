@@ -313,7 +313,10 @@ def post_system_message(*, group: Group, body: str, actor_id: int | None = None)
 
 def _load_message_for(actor, message_id: int) -> tuple[Message, Membership | None]:
     message = (
-        Message.objects.select_for_update().select_related("group", "author").filter(id=message_id).first()
+        Message.objects.select_for_update(of=("self",))
+        .select_related("group", "author")
+        .filter(id=message_id)
+        .first()
     )
     if message is None or message.deleted_at is not None:
         raise NotFound(_("No such message."), code="message_not_found")

@@ -294,7 +294,8 @@ def _activate_membership(circle: Circle, user, *, invite: Invite | None, existin
 @transaction.atomic
 def do_join_circle(*, user, circle: Circle, invite: Invite | None = None, message: str = "") -> JoinResult:
     """Join directly (open mode or a valid invite) or file a join request (approval mode)."""
-    circle = Circle.objects.select_for_update().select_related("main_group").get(id=circle.id)
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the main_group join.
+    circle = Circle.objects.select_for_update(of=("self",)).select_related("main_group").get(id=circle.id)
     existing = _lock_membership(circle, user)
     if existing is not None and existing.status == MembershipStatus.ACTIVE:
         raise Conflict(_("You are already a member of this circle."), code="already_member")
