@@ -7,6 +7,7 @@ Every action is one transaction: load and lock what it changes, check the rule f
 from __future__ import annotations
 
 import re
+import string
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,13 +102,24 @@ def _validate_circle_fields(fields: dict) -> dict:
         clean["language"] = fields["language"]
     if "welcome_template" in clean:
         try:
-            render_welcome(clean["welcome_template"], name="x", circle="y", rules="z")
-        except (KeyError, IndexError, ValueError):
+            _check_welcome_template(clean["welcome_template"])
+        except ValueError:
             raise InvalidInput(
                 _("The welcome message may only use the placeholders {name}, {circle} and {rules}."),
                 code="invalid_welcome_template",
             )
     return clean
+
+
+WELCOME_PLACEHOLDERS = frozenset({"name", "circle", "rules"})
+
+
+def _check_welcome_template(template: str) -> None:
+    """Only bare ``{name}``, ``{circle}``, ``{rules}``: str.format would otherwise allow
+    attribute lookups (``{name.__class__}``) and huge paddings (``{name:>999999999}``)."""
+    for _literal, field, spec, conversion in string.Formatter().parse(template):
+        if field is not None and (field not in WELCOME_PLACEHOLDERS or spec or conversion):
+            raise ValueError(field)
 
 
 def render_welcome(template: str, *, name: str, circle: str, rules: str) -> str:

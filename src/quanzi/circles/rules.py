@@ -78,9 +78,10 @@ def can_act_on(actor: Membership | None, target: Membership, *, minimum: Role = 
 
 
 def check_set_role(actor: Membership | None, target: Membership, new_role: Role) -> None:
+    # The permission check comes first: only someone allowed to change this role gets the hint.
+    check_acts_on(actor, target, minimum=Role.ADMIN)
     if new_role == Role.OWNER:
         raise Forbidden(_("Use ownership transfer to make someone the owner."), code="use_transfer")
-    check_acts_on(actor, target, minimum=Role.ADMIN)
     if actor.role != Role.OWNER and rank(new_role) >= rank(actor.role):
         raise Forbidden(_("You can only appoint roles below your own."), code="higher_role")
 

@@ -125,10 +125,16 @@ def emit(
     circle_id = getattr(circle, "id", circle)
     event_id = None
     if store:
+        tz_name = getattr(circle, "timezone", None)
+        if tz_name is None and circle_id is not None:
+            # Callers that only have the id (chat actions) still get the circle's local day.
+            from quanzi.circles.models import Circle
+
+            tz_name = Circle.objects.filter(id=circle_id).values_list("timezone", flat=True).first()
         row = DomainEvent.objects.create(
             type=str(type),
             circle_id=circle_id,
-            day=_local_day(now, getattr(circle, "timezone", None)),
+            day=_local_day(now, tz_name),
             actor_id=actor_id,
             target_user_id=target_user_id,
             group_id=group_id,
