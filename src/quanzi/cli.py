@@ -30,7 +30,14 @@ def _run(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "quanzi.settings")
     worker = None
-    if not args.no_worker:
+    mode = args.worker
+    if mode == "auto":
+        # Embedded default: run tasks in a thread of the server process, so events they emit
+        # reach this process's sockets without Redis. With Redis, a separate process.
+        mode = "process" if os.environ.get("QUANZI_REDIS_URL") or args.workers > 1 else "thread"
+    if mode == "thread":
+        _start_worker_thread()
+    elif mode == "process":
         worker = subprocess.Popen([sys.executable, "-m", "quanzi.cli", "worker"])
     print(f"Quanzi is serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
     try:
@@ -54,6 +61,26 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_worker_thread() -> None:
+    import threading
+    import uuid
+
+    _setup_django()
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    worker = Worker(
+        queue_names=["default"],
+        interval=0.5,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=f"inproc-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        excluded_queue_names=[],
+    )
+    threading.Thread(target=worker.run, name="quanzi-task-worker", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "manage":
@@ -65,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=os.environ.get("QUANZI_HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("QUANZI_PORT", "8000")))
     run.add_argument("--workers", type=int, default=1, help="ASGI processes (needs QUANZI_REDIS_URL if > 1)")
-    run.add_argument("--no-worker", action="store_true", help="don't start the background-task worker")
+    run.add_argument(
+        "--worker",
+        choices=["auto", "thread", "process", "none"],
+        default="auto",
+        help="where background tasks run (auto: a thread without Redis, a process with it)",
+    )
     run.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* from a proxy")
     run.add_argument("--log-level", default="info")
     sub.add_parser("worker", help="run the background-task worker (django-tasks-db)")
