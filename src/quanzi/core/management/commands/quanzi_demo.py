@@ -60,7 +60,9 @@ class Command(BaseCommand):
                     join_mode=JoinMode.OPEN,
                     timezone_name="Asia/Shanghai",
                     language="zh-hans",
-                    welcome_template="欢迎 {name} 加入 {circle}！Welcome, {name}! 请先阅读群规 / please read the rules:\n\n{rules}",
+                    welcome_template=(
+                        "欢迎 {name} 加入 {circle}！Welcome, {name}! 请先阅读群规 / please read the rules:\n\n{rules}"
+                    ),
                     with_channel=True,
                 )
                 people = {}
