@@ -1,0 +1,155 @@
+"""Tokens and the caller's own profile."""
+
+from __future__ import annotations
+
+import io
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.files.base import ContentFile
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import File, Router
+from ninja.files import UploadedFile
+from PIL import Image, UnidentifiedImageError
+
+from quanzi.accounts import actions as account_actions
+from quanzi.accounts.models import ApiToken, User
+from quanzi.core.errors import InvalidInput, NotAuthenticated
+
+from .auth import (
+    OPTIONAL_AUTH,
+    check_login_allowed,
+    clear_login_failures,
+    current_user,
+    optional_user,
+    record_login_failure,
+)
+from .schemas import MeOut, MePatch, TokenCreatedOut, TokenCreateIn, TokenList, TokenOut, errors_for
+from .serialize import me_out, token_out
+
+router = Router(tags=["accounts"])
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+def _user_from_password(request: HttpRequest, username: str, password: str) -> User:
+    check_login_allowed(request, username)
+    user = authenticate(request, username=username, password=password)
+    if user is None or not user.is_active:
+        record_login_failure(request, username)
+        raise NotAuthenticated(_("Wrong username or password."), code="invalid_credentials")
+    clear_login_failures(request, username)
+    return user
+
+
+@router.post("/auth/tokens", auth=OPTIONAL_AUTH, response=errors_for({201: TokenCreatedOut}))
+def create_token(request: HttpRequest, payload: TokenCreateIn):
+    """Create a bearer token for the signed-in user, or for `username` + `password`.
+
+    The raw token is in this response only; afterwards only its prefix is shown.
+    """
+    if payload.username is not None or payload.password is not None:
+        user = _user_from_password(request, payload.username or "", payload.password or "")
+    else:
+        user = optional_user(request)
+        if user is None:
+            raise NotAuthenticated(_("Sign in, or send username and password."))
+    token, raw = account_actions.do_create_token(user=user, name=payload.name)
+    return 201, {**token_out(token), "token": raw}
+
+
+@router.get("/auth/tokens", response=errors_for({200: TokenList}))
+def list_tokens(request: HttpRequest, include_revoked: bool = False):
+    """Your tokens (never their values)."""
+    tokens = ApiToken.objects.filter(user=current_user(request))
+    if not include_revoked:
+        tokens = tokens.filter(revoked_at__isnull=True)
+    items = [token_out(t) for t in tokens[:200]]
+    return {"items": items, "total": len(items)}
+
+
+@router.delete("/auth/tokens/{token_id}", response=errors_for({200: TokenOut}))
+def revoke_token(request: HttpRequest, token_id: int):
+    """Revoke one of your tokens; requests using it are refused from now on."""
+    token = account_actions.do_revoke_token(user=current_user(request), token_id=token_id)
+    return token_out(token)
+
+
+# --- profile ------------------------------------------------------------------------------
+
+
+@router.get("/me", response=errors_for({200: MeOut}))
+def get_me(request: HttpRequest):
+    return me_out(current_user(request))
+
+
+@router.patch("/me", response=errors_for({200: MeOut}))
+def update_me(request: HttpRequest, payload: MePatch):
+    """Change display name, bio, language or time zone (omitted fields stay)."""
+    fields = payload.dict(exclude_unset=True)
+    user = account_actions.do_update_profile(
+        user=current_user(request),
+        display_name=fields.get("display_name"),
+        bio=fields.get("bio"),
+        language=fields.get("language"),
+        timezone_name=fields.get("timezone"),
+    )
+    return me_out(user)
+
+
+AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
+AVATAR_MAX_PIXELS = 40_000_000  # decompression-bomb guard, checked before decoding
+AVATAR_SIZE = 512
+
+
+def _normalised_avatar(upload: UploadedFile) -> bytes:
+    """Decode, bound and re-encode the image as PNG: strips metadata and anything smuggled in."""
+    if upload.size is None or upload.size > settings.AVATAR_MAX_BYTES:
+        raise InvalidInput(
+            _("The image is larger than %(mb).1f MB.") % {"mb": settings.AVATAR_MAX_BYTES / 1_048_576},
+            code="avatar_too_large",
+        )
+    data = upload.read(settings.AVATAR_MAX_BYTES + 1)
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.format not in AVATAR_FORMATS:
+                raise InvalidInput(_("Use a PNG, JPEG, GIF or WebP image."), code="invalid_image")
+            if probe.width * probe.height > AVATAR_MAX_PIXELS:
+                raise InvalidInput(_("The image has too many pixels."), code="invalid_image")
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.seek(0)
+            image = image.convert("RGBA")
+            image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))
+            out = io.BytesIO()
+            image.save(out, format="PNG", optimize=True)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        raise InvalidInput(_("The file is not a readable image."), code="invalid_image")
+    return out.getvalue()
+
+
+@router.post("/me/avatar", response=errors_for({200: MeOut}))
+def upload_avatar(request: HttpRequest, file: File[UploadedFile]):
+    """Upload a profile picture (multipart field `file`); stored as a PNG of at most 512×512."""
+    user = current_user(request)
+    png = _normalised_avatar(file)
+    old = user.avatar.name if user.avatar else None
+    user.avatar.save(f"{user.id}-{secrets.token_hex(6)}.png", ContentFile(png), save=False)
+    user.save(update_fields=["avatar"])
+    if old:
+        user.avatar.storage.delete(old)
+    return me_out(user)
+
+
+@router.delete("/me/avatar", response=errors_for({200: MeOut}))
+def delete_avatar(request: HttpRequest):
+    user = current_user(request)
+    if user.avatar:
+        name = user.avatar.name
+        user.avatar = ""
+        user.save(update_fields=["avatar"])
+        user.avatar.storage.delete(name)
+    return me_out(user)
