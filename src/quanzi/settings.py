@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # serves /api/docs from local static files (the CDN page is blocked by our CSP)
     "allauth",
     "allauth.account",
     "django_tasks_db",
