@@ -9,6 +9,8 @@ from django.test import Client
 
 from quanzi.accounts import actions as account_actions
 
+PASSWORD = "correct-horse-battery-9"  # what tests/conftest.py's make_user sets
+
 
 class ApiClient:
     """Thin wrapper over Django's test client: JSON in, (status, JSON) out."""

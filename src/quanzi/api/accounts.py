@@ -10,7 +10,7 @@ from django.contrib.auth import authenticate
 from django.core.files.base import ContentFile
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import File, Router
+from ninja import File, Router, Status
 from ninja.files import UploadedFile
 from PIL import Image, UnidentifiedImageError
 
@@ -58,7 +58,7 @@ def create_token(request: HttpRequest, payload: TokenCreateIn):
         if user is None:
             raise NotAuthenticated(_("Sign in, or send username and password."))
     token, raw = account_actions.do_create_token(user=user, name=payload.name)
-    return 201, {**token_out(token), "token": raw}
+    return Status(201, {**token_out(token), "token": raw})
 
 
 @router.get("/auth/tokens", response=errors_for({200: TokenList}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from quanzi.chat import actions
 from quanzi.chat.access import access_group
@@ -88,7 +88,7 @@ def create_group(request: HttpRequest, slug: str, payload: GroupCreate):
     circle, _m = member_circle(request, slug)
     group = actions.do_create_group(actor=user, circle=circle, name=payload.name, topic=payload.topic,
                                     kind=payload.kind)
-    return 201, _group_detail(group, user)
+    return Status(201, _group_detail(group, user))
 
 
 @router.get("/groups/{group_id}", response=errors_for({200: GroupOut}))
@@ -167,7 +167,7 @@ def send_message(request: HttpRequest, group_id: int, payload: MessageCreate):
     message = actions.do_send_message(
         sender=user, group=group, body=payload.body, reply_to_id=payload.reply_to, client_id=payload.client_id
     )
-    return 201, _message_dict(message)
+    return Status(201, _message_dict(message))
 
 
 @router.patch("/messages/{message_id}", response=errors_for({200: MessageOut}))

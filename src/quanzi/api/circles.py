@@ -12,7 +12,7 @@ from typing import Literal
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from quanzi.circles import actions, rules
 from quanzi.circles.access import access_circle
@@ -20,7 +20,6 @@ from quanzi.circles.models import (
     ROLE_RANK,
     Circle,
     JoinRequest,
-    JoinRequestStatus,
     Membership,
     MembershipStatus,
     Role,
@@ -132,7 +131,7 @@ def create_circle(request: HttpRequest, payload: CircleCreate):
         welcome_template=payload.welcome_template,
         with_channel=payload.with_channel,
     )
-    return 201, _fresh_detail(circle.id, user)
+    return Status(201, _fresh_detail(circle.id, user))
 
 
 @router.get("/circles/{slug}", response=errors_for({200: CircleDetailOut}))
@@ -351,7 +350,7 @@ def create_invite(request: HttpRequest, slug: str, payload: InviteCreate):
         max_uses=payload.max_uses,
         note=payload.note,
     )
-    return 201, invite_out(invite)
+    return Status(201, invite_out(invite))
 
 
 @router.delete("/circles/{slug}/invites/{invite_id}", response=errors_for({200: InviteOut}))
