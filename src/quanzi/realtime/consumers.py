@@ -1,0 +1,120 @@
+"""The one WebSocket per client: live events out, a few chat commands in.
+
+Thin on purpose: authentication comes from the middleware, permissions from the
+actions (``circles.rules``), delivery from the hub. Protocol (JSON text frames):
+
+server → client
+    ``{"type": "ready", "user_id": …}`` once subscriptions are in place (then ``sync``
+    what you missed); every event as ``Event.client_dict()``; replies carrying the
+    request's ``ref``: ``message.ack``, ``read.ack``, ``sync``, ``pong``, or
+    ``{"type": "error", "code": …, "message": …}``.
+client → server
+    ``message.send`` (group_id, body, reply_to?, client_id?), ``message.edit``
+    (message_id, body), ``message.delete`` (message_id, reason?), ``read`` (group_id,
+    message_id), ``sync`` (group_id, after, limit?), ``ping``; each may carry a ``ref``.
+
+Close codes: 4401 not authenticated, 4008 too slow to keep up (reconnect and sync),
+1011/1012 real-time bus unavailable / restarted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.translation import gettext as _
+
+from quanzi.core.errors import QuanziError
+
+from . import commands
+from .hub import Hub, HubConnection, HubUnavailable, get_hub
+from .selectors import subscriptions_for
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_CHARS = 64 * 1024
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_UNAVAILABLE = 1011
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class RealtimeConsumer(HubConnection, AsyncWebsocketConsumer):
+    # Delivery goes through the hub, not a channel layer: naming an alias that is not
+    # configured makes Channels skip the per-socket channel and its receive loop.
+    channel_layer_alias = "quanzi-realtime-hub-no-channel-layer"
+
+    hub: Hub | None = None
+
+    async def connect(self) -> None:
+        self.hub_init()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        self.user = user
+        hub = get_hub()
+        try:
+            await hub.ensure_listening()
+        except HubUnavailable:
+            logger.warning("refusing a WebSocket: the real-time bus is unavailable")
+            await self.accept()
+            await self.close(code=CLOSE_UNAVAILABLE)
+            return
+        await self.accept()
+        self.hub = hub
+        hub.attach(self, user.id)
+        subscriptions = await database_sync_to_async(subscriptions_for)(user.id)
+        hub.activate(self, subscriptions)
+        await self.send(text_data=_dumps({"type": "ready", "user_id": user.id}))
+
+    async def disconnect(self, code: int) -> None:
+        if self.hub is not None:
+            self.hub.detach(self)
+            self.hub = None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        ref = None
+        try:
+            frame = self._parse(text_data)
+            ref = frame.get("ref")
+            if ref is not None and not (
+                (isinstance(ref, str) and len(ref) <= 100) or (isinstance(ref, int) and not isinstance(ref, bool))
+            ):
+                ref = None
+                raise commands.BadFrame(_("“ref” must be a short string or an integer."))
+            kind = frame.get("type")
+            if kind == "ping":
+                reply: dict[str, Any] = {"type": "pong"}
+            else:
+                handler = commands.HANDLERS.get(kind) if isinstance(kind, str) else None
+                if handler is None:
+                    raise commands.BadFrame(_("Unknown frame type."))
+                reply = await database_sync_to_async(handler)(self.user, frame)
+        except QuanziError as error:
+            reply = {"type": "error", **error.as_dict()}
+        except Exception:
+            logger.exception("WebSocket frame failed")
+            reply = {"type": "error", "code": "server_error", "message": _("Something went wrong on our side.")}
+        if ref is not None:
+            reply["ref"] = ref
+        await self.send(text_data=_dumps(reply))
+
+    def _parse(self, text_data: str | None) -> dict[str, Any]:
+        if text_data is None:
+            raise commands.BadFrame(_("Send JSON text frames."))
+        if len(text_data) > MAX_FRAME_CHARS:
+            raise commands.BadFrame(_("The frame is too large."), code="too_large")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise commands.BadFrame(_("The frame is not valid JSON."))
+        if not isinstance(frame, dict):
+            raise commands.BadFrame(_("The frame must be a JSON object."))
+        return frame
