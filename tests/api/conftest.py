@@ -9,10 +9,14 @@ from .helpers import ApiClient
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    # Login throttling lives in the cache; keep tests independent.
-    cache.clear()
-    yield
+def _private_cache(settings, request):
+    """Login throttling lives in the cache: give each test an empty one of its own.
+
+    (Clearing the configured cache instead would FLUSHDB a shared Redis.)
+    """
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
+    }
     cache.clear()
 
 
