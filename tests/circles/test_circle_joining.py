@@ -28,7 +28,7 @@ from quanzi.circles.models import (
 from quanzi.core.models import AuditEntry, DomainEvent
 from quanzi.web.queries import channel_follow_stats
 
-from .conftest import assert_denied
+from .helpers import assert_denied
 
 
 def active_count(circle: Circle) -> int:

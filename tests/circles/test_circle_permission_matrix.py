@@ -25,7 +25,8 @@ from quanzi.circles import actions as circle_actions
 from quanzi.circles import rules
 from quanzi.circles.models import Invite, JoinRequest, JoinRequestStatus, Membership, MembershipStatus, Role
 
-from .conftest import ACTORS, TARGET_ROLES, assert_audit, assert_denied, assert_event, run_allowed
+from .conftest import ACTORS, TARGET_ROLES
+from .helpers import assert_audit, assert_denied, assert_event, run_allowed, snapshot
 
 OK, NOOP, OWN = "OK", "NOOP", "OWN"
 SELF, HIGHER, INSUFFICIENT, NOT_MEMBER = "self_action", "higher_role", "insufficient_role", "not_member"
@@ -185,8 +186,6 @@ def test_set_role(world, new_role, actor_key, target_role, expected):
 
 def assert_denied_nothing_written(act):
     """A no-op is allowed (no error) but must write nothing either."""
-    from .conftest import snapshot
-
     before = snapshot()
     act()
     assert snapshot() == before
