@@ -429,8 +429,11 @@ def do_set_pinned(*, actor, message_id: int, pinned: bool) -> Message:
 
 def do_mark_read(*, user, group: Group, message_id: int) -> int:
     """Move the read marker forward (never backward); returns the marker."""
-    if not isinstance(message_id, int) or message_id < 0:
+    if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id < 0:
         raise InvalidInput(_("Invalid message id."), code="invalid_message_id")
+    # A marker past the newest message would hide every future message from the unread count.
+    newest = Message.objects.filter(group=group).order_by("-id").values_list("id", flat=True).first() or 0
+    message_id = min(message_id, newest)
     updated = GroupMember.objects.filter(group=group, user=user, last_read_message_id__lt=message_id).update(
         last_read_message_id=message_id
     )

@@ -25,9 +25,26 @@ MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{1,150})", re.UNICODE)
 ALL_MENTIONS = {"all", "everyone", "所有人", "全体成员"}
 
 
+def _mention_text(body: str) -> str:
+    """The text outside code and link labels, one piece per line: the same places where
+    ``_highlight_mentions`` highlights, so a pasted ``@decorator`` or `@all` in code neither
+    notifies anyone nor needs the @all permission."""
+    pieces: list[str] = []
+    for token in _md.parse(body):
+        in_link = 0
+        for child in token.children or []:
+            if child.type == "link_open":
+                in_link += 1
+            elif child.type == "link_close":
+                in_link -= 1
+            elif child.type == "text" and not in_link:
+                pieces.append(child.content)
+    return "\n".join(pieces)
+
+
 def find_mentions(body: str) -> tuple[set[str], bool]:
-    """Usernames mentioned in the raw text, and whether @all was used."""
-    names = {m.group(1).rstrip(".") for m in MENTION_RE.finditer(body)}
+    """Usernames mentioned in the visible text, and whether @all was used."""
+    names = {m.group(1).rstrip(".") for m in MENTION_RE.finditer(_mention_text(body))}
     mention_all = bool(names & ALL_MENTIONS)
     return names - ALL_MENTIONS, mention_all
 
