@@ -227,7 +227,7 @@ def test_unread_and_read_marker(circle, main, owner, member, api_as):
     assert {g["group_id"]: g["unread"] for g in client.get("/api/unread").data["groups"]}[main.id] == 1
     # The marker never moves backward.
     assert client.post(f"/api/groups/{main.id}/read", {"message_id": ids[0]}).data["last_read_message_id"] == ids[1]
-    assert_error(client.post(f"/api/groups/{main.id}/read", {"message_id": -1}), 400, "invalid_message_id")
+    assert_error(client.post(f"/api/groups/{main.id}/read", {"message_id": -1}), 422, "validation_error")
     assert_error(client.post("/api/groups/999999/read", {"message_id": 1}), 404, "group_not_found")
     assert GroupMember.objects.get(group=main, user=member).last_read_message_id == ids[1]
 

@@ -26,7 +26,7 @@ from .auth import (
     optional_user,
     record_login_failure,
 )
-from .schemas import MeOut, MePatch, TokenCreatedOut, TokenCreateIn, TokenList, TokenOut, errors_for
+from .schemas import Id, MeOut, MePatch, TokenCreatedOut, TokenCreateIn, TokenList, TokenOut, errors_for
 from .serialize import me_out, token_out
 
 router = Router(tags=["accounts"])
@@ -72,7 +72,7 @@ def list_tokens(request: HttpRequest, include_revoked: bool = False):
 
 
 @router.delete("/auth/tokens/{token_id}", response=errors_for({200: TokenOut}))
-def revoke_token(request: HttpRequest, token_id: int):
+def revoke_token(request: HttpRequest, token_id: Id):
     """Revoke one of your tokens; requests using it are refused from now on."""
     token = account_actions.do_revoke_token(user=current_user(request), token_id=token_id)
     return token_out(token)

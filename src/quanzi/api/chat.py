@@ -24,10 +24,12 @@ from .circles import member_circle
 from .pagination import paginate
 from .schemas import (
     CountOut,
+    Cursor,
     GroupCreate,
     GroupList,
     GroupOut,
     GroupPatch,
+    Id,
     MessageCreate,
     MessageList,
     MessageOut,
@@ -92,14 +94,14 @@ def create_group(request: HttpRequest, slug: str, payload: GroupCreate):
 
 
 @router.get("/groups/{group_id}", response=errors_for({200: GroupOut}))
-def get_group(request: HttpRequest, group_id: int):
+def get_group(request: HttpRequest, group_id: Id):
     user = current_user(request)
     group, _m = access_group(group_id, user, require_seat=False)
     return _group_detail(group, user)
 
 
 @router.patch("/groups/{group_id}", response=errors_for({200: GroupOut}))
-def update_group(request: HttpRequest, group_id: int, payload: GroupPatch):
+def update_group(request: HttpRequest, group_id: Id, payload: GroupPatch):
     """Name and topic (admins); mute-all and slow mode (moderators)."""
     user = current_user(request)
     group, _m = access_group(group_id, user, require_seat=False)
@@ -117,7 +119,7 @@ def update_group(request: HttpRequest, group_id: int, payload: GroupPatch):
 
 
 @router.post("/groups/{group_id}/join", response=errors_for({200: GroupOut}))
-def join_group(request: HttpRequest, group_id: int):
+def join_group(request: HttpRequest, group_id: Id):
     user = current_user(request)
     group, _m = access_group(group_id, user, require_seat=False)
     actions.do_join_group(user=user, group=group)
@@ -125,7 +127,7 @@ def join_group(request: HttpRequest, group_id: int):
 
 
 @router.post("/groups/{group_id}/leave", response=errors_for({200: GroupOut}))
-def leave_group(request: HttpRequest, group_id: int):
+def leave_group(request: HttpRequest, group_id: Id):
     user = current_user(request)
     group, _m = access_group(group_id, user, require_seat=False)
     actions.do_leave_group(user=user, group=group)
@@ -138,9 +140,9 @@ def leave_group(request: HttpRequest, group_id: int):
 @router.get("/groups/{group_id}/messages", response=errors_for({200: MessagePage}))
 def list_messages(
     request: HttpRequest,
-    group_id: int,
-    before: int | None = None,
-    after: int | None = None,
+    group_id: Id,
+    before: Cursor | None = None,
+    after: Cursor | None = None,
     limit: int = Query(50, ge=1, le=200),
 ):
     """History by id cursor. Without cursors: the newest page. `before`: older than that id.
@@ -160,7 +162,7 @@ def list_messages(
 
 
 @router.post("/groups/{group_id}/messages", response=errors_for({201: MessageOut}))
-def send_message(request: HttpRequest, group_id: int, payload: MessageCreate):
+def send_message(request: HttpRequest, group_id: Id, payload: MessageCreate):
     """Post a message. Markdown subset; `@username` mentions; `@all` for admins."""
     user = current_user(request)
     group, _m = access_group(group_id, user, require_seat=False)
@@ -171,33 +173,33 @@ def send_message(request: HttpRequest, group_id: int, payload: MessageCreate):
 
 
 @router.patch("/messages/{message_id}", response=errors_for({200: MessageOut}))
-def edit_message(request: HttpRequest, message_id: int, payload: MessagePatch):
+def edit_message(request: HttpRequest, message_id: Id, payload: MessagePatch):
     """Authors, within the edit window."""
     message = actions.do_edit_message(actor=current_user(request), message_id=message_id, body=payload.body)
     return _message_dict(message)
 
 
 @router.delete("/messages/{message_id}", response=errors_for({200: MessageOut}))
-def delete_message(request: HttpRequest, message_id: int, reason: str = ""):
+def delete_message(request: HttpRequest, message_id: Id, reason: str = ""):
     """Authors within the edit window; moderators on lower roles (recorded in the audit log)."""
     message = actions.do_delete_message(actor=current_user(request), message_id=message_id, reason=reason)
     return _message_dict(message)
 
 
 @router.post("/messages/{message_id}/pin", response=errors_for({200: MessageOut}))
-def pin_message(request: HttpRequest, message_id: int):
+def pin_message(request: HttpRequest, message_id: Id):
     message = actions.do_set_pinned(actor=current_user(request), message_id=message_id, pinned=True)
     return _message_dict(message)
 
 
 @router.delete("/messages/{message_id}/pin", response=errors_for({200: MessageOut}))
-def unpin_message(request: HttpRequest, message_id: int):
+def unpin_message(request: HttpRequest, message_id: Id):
     message = actions.do_set_pinned(actor=current_user(request), message_id=message_id, pinned=False)
     return _message_dict(message)
 
 
 @router.get("/groups/{group_id}/pins", response=errors_for({200: MessageList}))
-def list_pins(request: HttpRequest, group_id: int):
+def list_pins(request: HttpRequest, group_id: Id):
     """Pinned messages, most recently pinned first."""
     group, _m = access_group(group_id, current_user(request))
     rows = list(
@@ -209,7 +211,7 @@ def list_pins(request: HttpRequest, group_id: int):
 
 
 @router.post("/groups/{group_id}/read", response=errors_for({200: ReadOut}))
-def mark_read(request: HttpRequest, group_id: int, payload: ReadIn):
+def mark_read(request: HttpRequest, group_id: Id, payload: ReadIn):
     """Move your read marker forward to `message_id` (never backward)."""
     user = current_user(request)
     group, _m = access_group(group_id, user)
@@ -218,7 +220,7 @@ def mark_read(request: HttpRequest, group_id: int, payload: ReadIn):
 
 
 @router.get("/unread", response=errors_for({200: UnreadOut}))
-def unread(request: HttpRequest, circle_id: int | None = None):
+def unread(request: HttpRequest, circle_id: Id | None = None):
     """Unread messages per group you sit in, and your unread notices."""
     user = current_user(request)
     counts = unread_counts(user, circle_id=circle_id)

@@ -37,6 +37,7 @@ from .schemas import (
     CirclePage,
     CirclePatch,
     DecideIn,
+    Id,
     InviteCreate,
     InviteOut,
     InvitePage,
@@ -261,7 +262,7 @@ def list_members(
 
 
 @router.post("/circles/{slug}/members/{user_id}/role", response=errors_for({200: MemberOut}))
-def set_role(request: HttpRequest, slug: str, user_id: int, payload: RoleIn):
+def set_role(request: HttpRequest, slug: str, user_id: Id, payload: RoleIn):
     circle, _m = member_circle(request, slug)
     target = actions.do_set_role(
         actor=current_user(request), circle=circle, user_id=user_id, role=payload.role, reason=payload.reason
@@ -270,7 +271,7 @@ def set_role(request: HttpRequest, slug: str, user_id: int, payload: RoleIn):
 
 
 @router.post("/circles/{slug}/members/{user_id}/mute", response=errors_for({200: MemberOut}))
-def mute_member(request: HttpRequest, slug: str, user_id: int, payload: MuteIn):
+def mute_member(request: HttpRequest, slug: str, user_id: Id, payload: MuteIn):
     """Mute for `minutes`: the member keeps reading but cannot post."""
     circle, _m = member_circle(request, slug)
     target = actions.do_mute_member(
@@ -280,7 +281,7 @@ def mute_member(request: HttpRequest, slug: str, user_id: int, payload: MuteIn):
 
 
 @router.post("/circles/{slug}/members/{user_id}/unmute", response=errors_for({200: MemberOut}))
-def unmute_member(request: HttpRequest, slug: str, user_id: int, payload: ReasonIn | None = None):
+def unmute_member(request: HttpRequest, slug: str, user_id: Id, payload: ReasonIn | None = None):
     circle, _m = member_circle(request, slug)
     target = actions.do_unmute_member(
         actor=current_user(request), circle=circle, user_id=user_id, reason=payload.reason if payload else ""
@@ -289,7 +290,7 @@ def unmute_member(request: HttpRequest, slug: str, user_id: int, payload: Reason
 
 
 @router.post("/circles/{slug}/members/{user_id}/kick", response=errors_for({200: MemberOut}))
-def kick_member(request: HttpRequest, slug: str, user_id: int, payload: ReasonIn | None = None):
+def kick_member(request: HttpRequest, slug: str, user_id: Id, payload: ReasonIn | None = None):
     """Remove the member; they may rejoin."""
     circle, _m = member_circle(request, slug)
     target = actions.do_kick_member(
@@ -299,7 +300,7 @@ def kick_member(request: HttpRequest, slug: str, user_id: int, payload: ReasonIn
 
 
 @router.post("/circles/{slug}/members/{user_id}/ban", response=errors_for({200: MemberOut}))
-def ban_member(request: HttpRequest, slug: str, user_id: int, payload: ReasonIn | None = None):
+def ban_member(request: HttpRequest, slug: str, user_id: Id, payload: ReasonIn | None = None):
     """Remove the member and keep them out (invites, requests and open joins all refuse)."""
     circle, _m = member_circle(request, slug)
     target = actions.do_ban_member(
@@ -309,7 +310,7 @@ def ban_member(request: HttpRequest, slug: str, user_id: int, payload: ReasonIn 
 
 
 @router.post("/circles/{slug}/members/{user_id}/unban", response=errors_for({200: MemberOut}))
-def unban_member(request: HttpRequest, slug: str, user_id: int, payload: ReasonIn | None = None):
+def unban_member(request: HttpRequest, slug: str, user_id: Id, payload: ReasonIn | None = None):
     circle, _m = member_circle(request, slug)
     target = actions.do_unban_member(
         actor=current_user(request), circle=circle, user_id=user_id, reason=payload.reason if payload else ""
@@ -354,7 +355,7 @@ def create_invite(request: HttpRequest, slug: str, payload: InviteCreate):
 
 
 @router.delete("/circles/{slug}/invites/{invite_id}", response=errors_for({200: InviteOut}))
-def revoke_invite(request: HttpRequest, slug: str, invite_id: int):
+def revoke_invite(request: HttpRequest, slug: str, invite_id: Id):
     circle, _m = member_circle(request, slug)
     invite = actions.do_revoke_invite(actor=current_user(request), circle=circle, invite_id=invite_id)
     return invite_out(invite)
@@ -374,7 +375,7 @@ def list_join_requests(
     return paginate(qs, page, join_request_out)
 
 
-def _decide(request: HttpRequest, slug: str, request_id: int, *, approve: bool, reason: str) -> dict:
+def _decide(request: HttpRequest, slug: str, request_id: Id, *, approve: bool, reason: str) -> dict:
     circle, _m = member_circle(request, slug)
     # The action looks the request up by id alone; keep ids of other circles unreachable here.
     if not JoinRequest.objects.filter(id=request_id, circle=circle).exists():
@@ -386,12 +387,12 @@ def _decide(request: HttpRequest, slug: str, request_id: int, *, approve: bool, 
 
 
 @router.post("/circles/{slug}/join-requests/{request_id}/approve", response=errors_for({200: JoinRequestOut}))
-def approve_join_request(request: HttpRequest, slug: str, request_id: int, payload: DecideIn | None = None):
+def approve_join_request(request: HttpRequest, slug: str, request_id: Id, payload: DecideIn | None = None):
     return _decide(request, slug, request_id, approve=True, reason=payload.reason if payload else "")
 
 
 @router.post("/circles/{slug}/join-requests/{request_id}/reject", response=errors_for({200: JoinRequestOut}))
-def reject_join_request(request: HttpRequest, slug: str, request_id: int, payload: DecideIn | None = None):
+def reject_join_request(request: HttpRequest, slug: str, request_id: Id, payload: DecideIn | None = None):
     return _decide(request, slug, request_id, approve=False, reason=payload.reason if payload else "")
 
 
@@ -400,7 +401,7 @@ def reject_join_request(request: HttpRequest, slug: str, request_id: int, payloa
 
 def _user_filter(field: str, value: str) -> Q:
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit() and len(value) <= 18:
         return Q(**{f"{field}_id": int(value)})
     return Q(**{f"{field}__username__iexact": value})
 

@@ -7,12 +7,20 @@ the actions (one place), which answer with a domain error code the client can ac
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from ninja.responses import codes_4xx
 
 MAX_PAGE = 100
+MAX_ID = 2**63 - 1
+
+# Database ids: bounded so an absurd number is a 422, not an integer overflow in the database.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Cursor = Annotated[int, Field(ge=0, le=MAX_ID)]
+
+# The statuses any operation may answer with an ErrorOut body (ninja's own ``codes_4xx``
+# leaves out 422, the validation error).
+ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 422, 429})
 
 class ErrorOut(Schema):
     code: str = Field(description="Stable machine-readable error code, e.g. `higher_role`.")
@@ -24,7 +32,7 @@ class ErrorOut(Schema):
 def errors_for(ok: dict[int, Any]) -> dict[Any, Any]:
     """Response map for an operation: its success shapes plus the shared error body for 4xx."""
     responses: dict[Any, Any] = dict(ok)
-    responses[codes_4xx] = ErrorOut
+    responses[ERROR_STATUSES] = ErrorOut
     return responses
 
 
@@ -219,7 +227,7 @@ class ReasonIn(Schema):
 
 
 class TransferIn(Schema):
-    user_id: int
+    user_id: Id
     reason: str = ""
 
 
@@ -363,7 +371,7 @@ class MessageList(Schema):
 
 class MessageCreate(Schema):
     body: str
-    reply_to: int | None = None
+    reply_to: Id | None = None
     client_id: str = Field("", max_length=64, description="Retrying with the same id returns the same message.")
 
 
@@ -372,7 +380,7 @@ class MessagePatch(Schema):
 
 
 class ReadIn(Schema):
-    message_id: int
+    message_id: Cursor
 
 
 class ReadOut(Schema):
@@ -413,7 +421,7 @@ class NoticePage(Schema):
 
 
 class NoticesReadIn(Schema):
-    ids: list[int] | None = Field(None, description="Notice ids; omit to mark all as read.")
+    ids: list[Id] | None = Field(None, max_length=1000, description="Notice ids; omit to mark all as read.")
 
 
 class CountOut(Schema):
