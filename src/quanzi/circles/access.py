@@ -26,12 +26,14 @@ def access_circle(slug_or_id: str | int, user, *, require_member: bool = False) 
     With ``require_member`` only active members get the circle.
     """
     qs = Circle.objects.select_related("main_group", "channel_group")
-    try:
-        if isinstance(slug_or_id, int) or str(slug_or_id).isdigit():
-            circle = qs.get(id=int(slug_or_id))
-        else:
-            circle = qs.get(slug=str(slug_or_id))
-    except Circle.DoesNotExist:
+    # Slug first (an all-digit slug such as "2024" is valid), then an id. Only short ASCII
+    # digit strings are ids: "²".isdigit() is True but int() refuses it, and a 30-digit
+    # number overflows the database integer.
+    key = str(slug_or_id)
+    circle = None if isinstance(slug_or_id, int) else qs.filter(slug=key).first()
+    if circle is None and key.isascii() and key.isdigit() and len(key) <= 18:
+        circle = qs.filter(id=int(key)).first()
+    if circle is None:
         raise NotFound(_("No such circle."), code="circle_not_found")
     membership = get_membership(circle, user)
     active = membership is not None and membership.status == MembershipStatus.ACTIVE

@@ -505,6 +505,8 @@ def do_mute_member(
     if until is None:
         if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
             raise InvalidInput(_("Give the mute length as a positive number of minutes."), code="invalid_duration")
+        if minutes > MAX_MUTE.total_seconds() // 60:  # before timedelta(), which overflows on huge values
+            raise InvalidInput(_("A mute lasts from one minute to one year."), code="invalid_duration")
         until = now + timedelta(minutes=minutes)
     if until <= now or until - now > MAX_MUTE:
         raise InvalidInput(_("A mute lasts from one minute to one year."), code="invalid_duration")
