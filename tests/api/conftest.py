@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone, translation
 
 from .helpers import ApiClient
 
@@ -28,3 +29,11 @@ def api_as(db):
         return ApiClient(user)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _reset_thread_locale():
+    """Requests activate the user's language and zone on this thread; don't leak them."""
+    yield
+    translation.deactivate()
+    timezone.deactivate()

@@ -215,3 +215,13 @@ def test_every_documented_operation_refuses_anonymous(db, method):
         assert r.status_code == 401, (method, path, r.status_code)
         checked += 1
     assert checked > 0
+
+
+def test_bearer_user_gets_messages_in_their_language(owner, api_as):
+    owner.language = "zh-hans"
+    owner.save(update_fields=["language"])
+    client = api_as(owner)
+    body = assert_error(client.get("/api/circles/nowhere"), 404, "circle_not_found")
+    assert body["message"] == "没有这个圈子。"
+    r = client.client.get("/api/circles/nowhere", headers={**client._headers(), "Accept-Language": "en"})
+    assert r.json()["message"] == "No such circle."

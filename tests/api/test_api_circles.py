@@ -266,3 +266,12 @@ def test_stats_for_admins(circle, owner, admin, moderator, member, api_as):
         "by_role": {"member": 1, "moderator": 1, "admin": 1, "owner": 1},
     }
     assert_error(api_as(moderator).get("/api/circles/runners/stats"), 403, "insufficient_role")
+
+
+def test_all_digit_slug_is_reachable_and_ids_still_work(owner, circle, api_as):
+    numbered = circle_actions.do_create_circle(owner=owner, name="Class of 2024", slug="2024")
+    client = api_as(owner)
+    assert client.get("/api/circles/2024").data["id"] == numbered.id
+    assert client.get(f"/api/circles/{circle.id}").data["slug"] == "runners"
+    for odd in ("9" * 30, "²", "١"):
+        assert_error(client.get(f"/api/circles/{odd}"), 404, "circle_not_found")

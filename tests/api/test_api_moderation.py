@@ -112,6 +112,8 @@ def test_mute_and_unmute(circle, moderator, member, api_as):
                  "invalid_duration")
     assert_error(client.post(f"/api/circles/runners/members/{member.id}/mute", {"minutes": 10**7}), 400,
                  "invalid_duration")
+    assert_error(client.post(f"/api/circles/runners/members/{member.id}/mute", {"minutes": 10**13}), 400,
+                 "invalid_duration")
     assert_error(client.post(f"/api/circles/runners/members/{member.id}/mute", {}), 422, "validation_error")
 
     r = client.post(f"/api/circles/runners/members/{member.id}/unmute", {"reason": "ok"})

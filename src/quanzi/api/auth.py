@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+import zoneinfo
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
@@ -32,7 +34,22 @@ class BearerTokenAuth(HttpBearer):
         if user is None:
             raise NotAuthenticated(_("The bearer token is invalid or has been revoked."))
         request.user = user
+        _activate_preferences(request, user)
         return user
+
+
+def _activate_preferences(request: HttpRequest, user: User) -> None:
+    """What UserPreferencesMiddleware does for sessions: messages in the user's language and zone.
+
+    (The middleware ran before the token was known.) An explicit Accept-Language wins.
+    """
+    try:
+        timezone.activate(zoneinfo.ZoneInfo(user.timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        timezone.deactivate()
+    if user.language and "HTTP_ACCEPT_LANGUAGE" not in request.META:
+        translation.activate(user.language)
+        request.LANGUAGE_CODE = translation.get_language()
 
 
 class SessionAuth(APIKeyCookie):
