@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 import zoneinfo
 
 from django.conf import settings
@@ -27,30 +28,36 @@ def do_update_profile(
     *, user: User, display_name: str | None = None, bio: str | None = None, language: str | None = None,
     timezone_name: str | None = None,
 ) -> User:
-    fields: list[str] = []
+    # Validate everything before touching ``user``: a refused update leaves even the
+    # in-memory object (often ``request.user``) unchanged.
+    changes: dict[str, str] = {}
     if display_name is not None:
+        if not isinstance(display_name, str):
+            raise InvalidInput(_("The display name must be text."), code="invalid_display_name")
         display_name = display_name.strip()
         if len(display_name) > 64:
             raise InvalidInput(_("The display name can be at most 64 characters."), code="invalid_display_name")
-        user.display_name = display_name
-        fields.append("display_name")
+        if any(unicodedata.category(ch) == "Cc" for ch in display_name):
+            raise InvalidInput(
+                _("The display name cannot contain control characters."), code="invalid_display_name"
+            )
+        changes["display_name"] = display_name
     if bio is not None:
-        if len(bio) > 1000:
+        if not isinstance(bio, str) or len(bio.strip()) > 1000:
             raise InvalidInput(_("The bio can be at most 1000 characters."), code="invalid_bio")
-        user.bio = bio.strip()
-        fields.append("bio")
+        changes["bio"] = bio.strip()
     if language is not None:
         if language not in dict(settings.LANGUAGES):
             raise InvalidInput(_("Unsupported language."), code="invalid_language")
-        user.language = language
-        fields.append("language")
+        changes["language"] = language
     if timezone_name is not None:
         if timezone_name not in _known_timezones():
             raise InvalidInput(_("Unknown time zone."), code="invalid_timezone")
-        user.timezone = timezone_name
-        fields.append("timezone")
-    if fields:
-        user.save(update_fields=fields)
+        changes["timezone"] = timezone_name
+    if changes:
+        for key, value in changes.items():
+            setattr(user, key, value)
+        user.save(update_fields=list(changes))
     return user
 
 
