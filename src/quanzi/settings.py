@@ -109,7 +109,15 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("QUANZI_DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # 0 (the default) opens a connection per request / WebSocket frame; servers set e.g. 60 to
+    # keep one per thread (measured: the two-process row of `make bench`).
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=int(os.environ.get("QUANZI_DB_CONN_MAX_AGE", "0")),
+            conn_health_checks=True,
+        )
+    }
     if TESTING:
         # Concurrent test runs on one server (several checkouts, CI) must not share a test database.
         DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}

@@ -23,6 +23,7 @@ import json
 import logging
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
@@ -73,6 +74,14 @@ class RealtimeConsumer(HubConnection, AsyncWebsocketConsumer):
         subscriptions = await database_sync_to_async(subscriptions_for)(user.id)
         hub.activate(self, subscriptions)
         await self.send(text_data=_dumps({"type": "ready", "user_id": user.id}))
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch minus its per-frame ``close_old_connections`` thread hop: every
+        database access here goes through ``database_sync_to_async``, which does that itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         if self.hub is not None:

@@ -28,6 +28,13 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+try:
+    from websockets.protocol import State as _WebSocketState
+
+    _OPEN: Any = _WebSocketState.OPEN
+except ImportError:  # no websockets: uvicorn cannot be using its sans-I/O protocol either
+    _OPEN = object()
+
 logger = logging.getLogger(__name__)
 
 # A socket whose client does not read stops receiving after this many undelivered
@@ -55,13 +62,63 @@ class Subscriptions(Protocol):
     groups: list[tuple[int, int]]
 
 
+def text_frame(data: bytes) -> bytes:
+    """A complete, unmasked, uncompressed WebSocket text frame (RFC 6455 §5.2): what a server
+    sends for a message, identical for every socket that did not negotiate compression."""
+    n = len(data)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + data
+
+
+class Outgoing:
+    """One event on its way to many sockets, encoded once for all of them."""
+
+    __slots__ = ("data", "frame", "message")
+
+    def __init__(self, text: str) -> None:
+        self.message = {"type": "websocket.send", "text": text}  # the ASGI event
+        self.data = text.encode()  # its UTF-8 payload
+        self.frame = text_frame(self.data)  # the whole frame on the wire
+
+
+def direct_writer(send: Any) -> Any | None:
+    """uvicorn's sans-I/O WebSocket protocol behind an ASGI ``send``, when that is what serves us.
+
+    Its ``send`` for a text frame is synchronous work (frame it with ``websockets``,
+    write the bytes to the transport) behind a coroutine and a writable-wait. The hub
+    does that work itself — as ``websockets.broadcast`` does — and, when the socket
+    negotiated no compression, writes one frame built once per event. Any other
+    server, or a uvicorn whose protocol no longer looks like this, uses the ASGI path.
+    """
+    proto = getattr(send, "__self__", None)
+    if proto is None or type(proto).__name__ != "WebSocketsSansIOProtocol":
+        return None
+    if not type(proto).__module__.startswith("uvicorn."):
+        return None
+    needed = ("conn", "transport", "writable", "handshake_complete", "close_sent", "disconnected",
+              "initial_response")
+    if not all(hasattr(proto, name) for name in needed):
+        return None
+    conn = proto.conn
+    if not all(hasattr(conn, name) for name in ("state", "extensions", "expect_continuation_frame", "send_text",
+                                                 "data_to_send")):
+        return None
+    return proto
+
+
 class HubConnection:
     """Mixin for the consumer: the state the hub keeps per socket and the non-blocking push.
 
-    ``push`` starts the ASGI send eagerly: on an open, writable socket it completes
-    synchronously (no task is scheduled, no other socket waits). Only when the client's
-    TCP buffer is full does the send suspend; it then finishes on its own and later
-    frames queue behind it in order, up to ``MAX_BACKLOG``.
+    ``push`` writes the frame straight to a writable uvicorn socket (see
+    :func:`direct_writer`), else starts the ASGI send eagerly: on an open, writable
+    socket it completes synchronously (no task is scheduled, no other socket waits).
+    Only when the client's TCP buffer is full does a send suspend; it then finishes on
+    its own and later frames queue behind it in order, up to ``MAX_BACKLOG``.
     """
 
     hub_loop: asyncio.AbstractEventLoop
@@ -69,6 +126,7 @@ class HubConnection:
     hub_pending: list[Op] | None
     hub_backlog: int
     hub_overflowed: bool
+    hub_writer: Any
     base_send: Any
 
     def hub_init(self) -> None:
@@ -77,15 +135,35 @@ class HubConnection:
         self.hub_pending = None
         self.hub_backlog = 0
         self.hub_overflowed = False
+        self.hub_writer = direct_writer(self.base_send)
 
-    def push(self, message: dict[str, Any]) -> None:
+    def push(self, out: Outgoing) -> None:
+        """Send one event frame without waiting for this socket."""
         if self.hub_overflowed:
             return
+        writer = self.hub_writer
+        if (
+            writer is not None
+            and not self.hub_backlog
+            and writer.writable.is_set()
+            and writer.handshake_complete
+            and not writer.close_sent
+            and not writer.disconnected
+            and writer.initial_response is None
+        ):
+            conn = writer.conn
+            if conn.state is _OPEN and not conn.expect_continuation_frame:
+                if conn.extensions:  # per-message compression: websockets frames it per socket
+                    conn.send_text(out.data)
+                    writer.transport.write(b"".join(conn.data_to_send()))
+                else:
+                    writer.transport.write(out.frame)
+                return
         if self.hub_backlog >= MAX_BACKLOG:
             self.hub_overflowed = True
             self.hub_loop.create_task(self.hub_close(CLOSE_TOO_SLOW))
             return
-        task = asyncio.Task(self.base_send(message), loop=self.hub_loop, eager_start=True)
+        task = asyncio.Task(self.base_send(out.message), loop=self.hub_loop, eager_start=True)
         if task.done():
             if not task.cancelled() and task.exception() is not None:
                 # The client is gone; its disconnect event cleans up the registry.
@@ -259,10 +337,10 @@ class Hub:
             else:
                 targets = dict.fromkeys(c for key in keys for c in self.subscribers.get(key, ()))
             if targets:
-                message = {"type": "websocket.send", "text": text}
+                out = Outgoing(text)
                 for conn in targets:
                     try:
-                        conn.push(message)
+                        conn.push(out)
                     except Exception:  # one broken socket must not stop the others
                         logger.exception("push to a socket failed")
             for op in route.get("post") or ():
