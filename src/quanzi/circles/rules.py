@@ -14,6 +14,7 @@ read groups, members, post    yes     yes    yes        yes
 pin, mute-all, slow mode      no      yes    yes        yes
 approve/reject join requests  no      yes    yes        yes
 mute / unmute / kick / ban    no      lower  lower      anyone
+unban                         no      yes    yes        yes
 set role                      no      no     ≤mod,lower anyone
 edit circle, invites, groups  no      no     yes        yes
 read audit log                no      no     yes        yes
