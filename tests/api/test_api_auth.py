@@ -225,3 +225,10 @@ def test_bearer_user_gets_messages_in_their_language(owner, api_as):
     assert body["message"] == "没有这个圈子。"
     r = client.client.get("/api/circles/nowhere", headers={**client._headers(), "Accept-Language": "en"})
     assert r.json()["message"] == "No such circle."
+
+
+def test_unknown_api_path_is_a_json_404(owner, api_as):
+    for method in ("get", "post", "delete"):
+        assert_error(api_as(owner).call(method, "/api/no/such/thing"), 404, "not_found")
+    assert_error(ApiClient().get("/api/nope"), 404, "not_found")
+    assert Client().get("/api/openapi.json").status_code == 200

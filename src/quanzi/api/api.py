@@ -5,13 +5,15 @@ OpenAPI at ``/api/openapi.json``, interactive docs at ``/api/docs``.
 
 from __future__ import annotations
 
-from ninja import NinjaAPI
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI, Router
 
 from .accounts import router as accounts_router
 from .auth import DEFAULT_AUTH
 from .chat import router as chat_router
 from .circles import router as circles_router
-from .errors import install_error_handlers
+from .errors import error_body, install_error_handlers
 from .parser import ObjectJSONParser
 
 api = NinjaAPI(
@@ -30,3 +32,17 @@ install_error_handlers(api)
 api.add_router("", accounts_router)
 api.add_router("", circles_router)
 api.add_router("", chat_router)
+
+# Registered last, so it only catches paths no router claimed: clients get the JSON error
+# shape for a mistyped URL too, not Django's HTML 404 page.
+fallback = Router()
+
+
+@fallback.api_operation(
+    ["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:unknown}", auth=None, include_in_schema=False
+)
+def unknown_path(request: HttpRequest, unknown: str):
+    return api.create_response(request, error_body("not_found", _("No such API endpoint.")), status=404)
+
+
+api.add_router("", fallback)
