@@ -545,8 +545,8 @@ async def two_process_rows(args, log, rows, notes, workdir, raw_small, runs, cap
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short run per figure")
-    parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
-                        help="event loop for our uvicorn servers (default: asyncio)")
+    parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"],
+                        help="event loop of our uvicorn servers (default auto: uvloop when installed, as `quanzi run`)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     parser.add_argument("--pg-conn-max-age", type=int, default=60,
                         help="QUANZI_DB_CONN_MAX_AGE for the PostgreSQL servers of row 4 (default 60)")

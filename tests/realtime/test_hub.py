@@ -45,6 +45,11 @@ class FakeSocket(HubConnection):
         return [m["text"] for m in self.sent if m["type"] == "websocket.send"]
 
 
+async def tick() -> None:
+    """Let the hub write what it collected this loop tick."""
+    await asyncio.sleep(0)
+
+
 def subs(circles: dict[int, bool], groups: list[tuple[int, int]] = ()) -> Subscriptions:
     return Subscriptions(circles=dict(circles), groups=list(groups))
 
@@ -62,6 +67,7 @@ async def test_group_event_reaches_seated_sockets_only():
     other_group = await connected(hub, 2, subs({10: False}, [(10, 101)]))
     other_circle = await connected(hub, 3, subs({11: False}, [(11, 100)]))
     hub.deliver({"to": ["c:10:g:100"]}, '{"type":"message.new"}')
+    await tick()
     assert seated.texts == ['{"type":"message.new"}']
     assert other_group.texts == [] and other_circle.texts == []
 
@@ -71,6 +77,7 @@ async def test_multi_key_route_delivers_once_per_socket():
     sock = await connected(hub, 1, subs({10: False}))
     hub.deliver({"to": ["c:10", "u:1"], "post": [["leave", 1, 10]]}, "kicked")
     hub.deliver({"to": ["c:10"]}, "after")
+    await tick()
     assert sock.texts == ["kicked"]
 
 
@@ -78,6 +85,7 @@ async def test_leave_drops_circle_groups_and_moderator_keys_but_not_other_circle
     hub = Hub(asyncio.get_running_loop())
     sock = await connected(hub, 1, subs({10: True, 11: False}, [(10, 100), (10, 101), (11, 110)]))
     hub.deliver({"to": ["c:10"], "post": [["leave", 1, 10]]}, "left")
+    await tick()
     assert sock.hub_keys == {"u:1", "c:11", "c:11:g:110"}
     assert not any(key.startswith("c:10") for key in hub.subscribers)
 
@@ -94,6 +102,7 @@ async def test_changes_during_the_snapshot_read_are_replayed():
     hub.activate(joined_late, subs({}))  # stale: read before the join
     hub.activate(kicked_late, subs({10: False}, [(10, 100)]))  # stale: read before the kick
     hub.deliver({"to": ["c:10:g:100"]}, "message")
+    await tick()
     assert "message" in joined_late.texts
     assert "message" not in kicked_late.texts
     assert kicked_late.hub_keys == {"u:2"}
@@ -105,11 +114,13 @@ async def test_new_channel_seats_every_circle_socket_and_role_changes_move_moder
     outsider = await connected(hub, 2, subs({}))
     hub.deliver({"pre": [["cgjoin", 10, 105]], "to": ["c:10"]}, "channel")
     hub.deliver({"to": ["c:10:g:105"]}, "announcement")
+    await tick()
     assert member.texts == ["channel", "announcement"] and outsider.texts == []
     hub.deliver({"pre": [["role", 1, 10, True]], "to": ["c:10"]}, "promoted")
     hub.deliver({"to": ["c:10:m"]}, "join request")
     hub.deliver({"pre": [["role", 1, 10, False]], "to": ["c:10"]}, "demoted")
     hub.deliver({"to": ["c:10:m"]}, "another request")
+    await tick()
     assert member.texts == ["channel", "announcement", "promoted", "join request", "demoted"]
 
 
@@ -119,6 +130,7 @@ async def test_detach_forgets_the_socket():
     hub.detach(sock)
     assert hub.subscribers == {} and hub.connections == set()
     hub.deliver({"to": ["u:1"]}, "x")
+    await tick()
     assert sock.texts == []
 
 
@@ -129,6 +141,7 @@ async def test_a_blocked_socket_does_not_hold_up_others_and_is_closed_when_too_f
     slow.gate = asyncio.Event()
     for i in range(MAX_BACKLOG + 5):
         hub.deliver({"to": ["c:10"]}, f"m{i}")
+        await tick()
     assert len(fast.texts) == MAX_BACKLOG + 5  # never waited for the slow one
     assert slow.texts == [] and slow.hub_backlog == MAX_BACKLOG and slow.hub_overflowed
     slow.gate.set()
@@ -242,3 +255,66 @@ async def test_redis_subscriber_delivers_each_published_envelope_once(settings):
 def test_publishing_without_a_hub_is_a_no_op(monkeypatch):
     monkeypatch.setattr(hub_module, "_current", None)
     assert hub_module.deliver_threadsafe({"to": ["u:1"]}, "{}") is False
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+
+class FakeSansIOProtocol:
+    """The attributes of uvicorn's sans-I/O protocol that the direct path reads."""
+
+    def __init__(self, extensions=()) -> None:
+        from websockets.protocol import State
+        from websockets.server import ServerProtocol
+
+        self.conn = ServerProtocol()
+        self.conn.state = State.OPEN
+        self.conn.extensions = list(extensions)
+        self.transport = FakeTransport()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.handshake_complete = True
+        self.close_sent = False
+        self.disconnected = False
+        self.initial_response = None
+
+
+async def test_direct_path_writes_once_per_socket_per_tick():
+    hub = Hub(asyncio.get_running_loop())
+    sock = await connected(hub, 1, subs({10: False}))
+    sock.hub_writer = FakeSansIOProtocol()
+    hub.deliver({"to": ["c:10"]}, "one")
+    hub.deliver({"to": ["u:1"]}, "two")
+    await tick()
+    hub.deliver({"to": ["c:10"]}, "three")
+    await tick()
+    assert sock.hub_writer.transport.writes == [text_frame(b"one") + text_frame(b"two"), text_frame(b"three")]
+    assert sock.sent == []  # nothing went through the ASGI path
+
+
+async def test_direct_path_falls_back_to_asgi_when_the_socket_is_not_writable():
+    hub = Hub(asyncio.get_running_loop())
+    sock = await connected(hub, 1, subs({10: False}))
+    sock.hub_writer = FakeSansIOProtocol()
+    sock.hub_writer.writable.clear()  # the client's TCP buffer is full
+    hub.deliver({"to": ["c:10"]}, "queued")
+    await tick()
+    assert sock.hub_writer.transport.writes == [] and sock.texts == ["queued"]
+
+
+async def test_direct_path_lets_websockets_compress_when_negotiated():
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
+
+    hub = Hub(asyncio.get_running_loop())
+    sock = await connected(hub, 1, subs({10: False}))
+    sock.hub_writer = FakeSansIOProtocol(extensions=[PerMessageDeflate(False, False, 15, 15)])
+    hub.deliver({"to": ["c:10"]}, "x" * 200)
+    await tick()
+    (written,) = sock.hub_writer.transport.writes
+    assert written[0] & 0x40  # RSV1: a compressed frame, not the shared plain one
+    assert len(written) < 100

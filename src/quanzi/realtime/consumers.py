@@ -19,6 +19,7 @@ Close codes: 4401 not authenticated, 4008 too slow to keep up (reconnect and syn
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -37,6 +38,7 @@ from .selectors import subscriptions_for
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_CHARS = 64 * 1024
+MAX_IN_FLIGHT = 8  # requests of one socket being handled at once; then it stops reading
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_UNAVAILABLE = 1011
 
@@ -60,6 +62,8 @@ class RealtimeConsumer(HubConnection, AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         self.user = user
+        self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.tasks: set[asyncio.Task] = set()
         hub = get_hub()
         try:
             await hub.ensure_listening()
@@ -100,20 +104,41 @@ class RealtimeConsumer(HubConnection, AsyncWebsocketConsumer):
                 raise commands.BadFrame(_("“ref” must be a short string or an integer."))
             kind = frame.get("type")
             if kind == "ping":
-                reply: dict[str, Any] = {"type": "pong"}
-            else:
-                handler = commands.HANDLERS.get(kind) if isinstance(kind, str) else None
-                if handler is None:
-                    raise commands.BadFrame(_("Unknown frame type."))
-                reply = await database_sync_to_async(handler)(self.user, frame)
+                await self._reply({"type": "pong"}, ref)
+                return
+            handler = commands.HANDLERS.get(kind) if isinstance(kind, str) else None
+            if handler is None:
+                raise commands.BadFrame(_("Unknown frame type."))
+        except QuanziError as error:
+            await self._reply({"type": "error", **error.as_dict()}, ref)
+            return
+        # The database work runs while this socket reads its next frame (a few at a time).
+        # All of it goes through one thread in arrival order, so acks keep the order of
+        # the requests; only pongs and frame errors, which need no database, may overtake.
+        await self.in_flight.acquire()
+        task = asyncio.get_running_loop().create_task(self._run(handler, frame, ref))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, handler, frame: dict[str, Any], ref) -> None:
+        try:
+            reply = await database_sync_to_async(handler)(self.user, frame)
         except QuanziError as error:
             reply = {"type": "error", **error.as_dict()}
         except Exception:
             logger.exception("WebSocket frame failed")
             reply = {"type": "error", "code": "server_error", "message": _("Something went wrong on our side.")}
+        finally:
+            self.in_flight.release()
+        await self._reply(reply, ref)
+
+    async def _reply(self, reply: dict[str, Any], ref) -> None:
         if ref is not None:
             reply["ref"] = ref
-        await self.send(text_data=_dumps(reply))
+        try:
+            await self.send(text_data=_dumps(reply))
+        except Exception:  # the client left while its request was being handled
+            logger.debug("reply to a closed socket dropped", exc_info=True)
 
     def _parse(self, text_data: str | None) -> dict[str, Any]:
         if text_data is None:

@@ -112,13 +112,17 @@ def direct_writer(send: Any) -> Any | None:
 
 
 class HubConnection:
-    """Mixin for the consumer: the state the hub keeps per socket and the non-blocking push.
+    """Mixin for the consumer: the state the hub keeps per socket, and how frames leave.
 
-    ``push`` writes the frame straight to a writable uvicorn socket (see
-    :func:`direct_writer`), else starts the ASGI send eagerly: on an open, writable
-    socket it completes synchronously (no task is scheduled, no other socket waits).
-    Only when the client's TCP buffer is full does a send suspend; it then finishes on
-    its own and later frames queue behind it in order, up to ``MAX_BACKLOG``.
+    Frames for a socket are collected during one event-loop tick and written together
+    when the tick ends (``flush``): one ``write`` per socket per tick, however many
+    events arrived in it. Under light load that is one event per write, as before;
+    under a burst it saves most of the system calls, which are the bulk of the cost.
+
+    A writable uvicorn socket gets the bytes directly (see :func:`direct_writer`);
+    anything else gets the ASGI send, started eagerly so that it completes at once on a
+    writable socket. Only when a client's TCP buffer is full does a send wait; later
+    frames queue behind it in order, up to ``MAX_BACKLOG``, then the socket is closed.
     """
 
     hub_loop: asyncio.AbstractEventLoop
@@ -127,6 +131,7 @@ class HubConnection:
     hub_backlog: int
     hub_overflowed: bool
     hub_writer: Any
+    hub_outbox: list[Outgoing] | None
     base_send: Any
 
     def hub_init(self) -> None:
@@ -135,14 +140,12 @@ class HubConnection:
         self.hub_pending = None
         self.hub_backlog = 0
         self.hub_overflowed = False
+        self.hub_outbox = None
         self.hub_writer = direct_writer(self.base_send)
 
-    def push(self, out: Outgoing) -> None:
-        """Send one event frame without waiting for this socket."""
-        if self.hub_overflowed:
-            return
+    def _hub_writable(self) -> bool:
         writer = self.hub_writer
-        if (
+        return (
             writer is not None
             and not self.hub_backlog
             and writer.writable.is_set()
@@ -150,15 +153,33 @@ class HubConnection:
             and not writer.close_sent
             and not writer.disconnected
             and writer.initial_response is None
-        ):
+            and writer.conn.state is _OPEN
+            and not writer.conn.expect_continuation_frame
+        )
+
+    def flush(self) -> None:
+        """Write the frames collected this tick (called by the hub at the end of the tick)."""
+        box, self.hub_outbox = self.hub_outbox, None
+        if not box or self.hub_overflowed:
+            return
+        if self._hub_writable():
+            writer = self.hub_writer
             conn = writer.conn
-            if conn.state is _OPEN and not conn.expect_continuation_frame:
-                if conn.extensions:  # per-message compression: websockets frames it per socket
+            if conn.extensions:  # per-message compression: websockets frames each one
+                for out in box:
                     conn.send_text(out.data)
-                    writer.transport.write(b"".join(conn.data_to_send()))
-                else:
-                    writer.transport.write(out.frame)
-                return
+                writer.transport.write(b"".join(conn.data_to_send()))
+            elif len(box) == 1:
+                writer.transport.write(box[0].frame)
+            else:
+                writer.transport.write(b"".join([out.frame for out in box]))
+            return
+        for out in box:
+            self._send_asgi(out)
+
+    def _send_asgi(self, out: Outgoing) -> None:
+        if self.hub_overflowed:
+            return
         if self.hub_backlog >= MAX_BACKLOG:
             self.hub_overflowed = True
             self.hub_loop.create_task(self.hub_close(CLOSE_TOO_SLOW))
@@ -220,6 +241,7 @@ class Hub:
         self.pending: set[HubConnection] = set()
         self._listener: asyncio.Task | None = None
         self._ready: asyncio.Event | None = None
+        self._dirty: list[HubConnection] = []  # sockets with frames collected this tick
 
     # --- registry -------------------------------------------------------------------------
 
@@ -338,15 +360,30 @@ class Hub:
                 targets = dict.fromkeys(c for key in keys for c in self.subscribers.get(key, ()))
             if targets:
                 out = Outgoing(text)
+                dirty = self._dirty
+                if not dirty:
+                    self.loop.call_soon(self._flush)
                 for conn in targets:
-                    try:
-                        conn.push(out)
-                    except Exception:  # one broken socket must not stop the others
-                        logger.exception("push to a socket failed")
+                    box = conn.hub_outbox
+                    if box is None:
+                        if conn.hub_overflowed:
+                            continue
+                        conn.hub_outbox = [out]
+                        dirty.append(conn)
+                    else:
+                        box.append(out)
             for op in route.get("post") or ():
                 self._apply(op)
         except Exception:
             logger.exception("delivery of %r failed", route)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            try:
+                conn.flush()
+            except Exception:  # one broken socket must not stop the others
+                logger.exception("writing to a socket failed")
 
     def deliver_envelope(self, data: bytes) -> None:
         try:
