@@ -151,3 +151,70 @@ def test_pages_in_chinese_and_bad_invite(server_url, browser):
         assert not errors, errors
     finally:
         ctx.close()
+
+
+def test_chat_tools_history_edit_pin_reply_delete(server_url, browser, shots_dir):
+    """Older history loads on demand; edit, pin, reply and delete work from the message tools."""
+    errors: list[str] = []
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page = ctx.new_page()
+    watch_for_errors(page, errors)
+    try:
+        page.goto(server_url + "/accounts/signup/")
+        sign_up(page, "tess")
+        page.goto(server_url + "/new/")
+        page.fill("#id_name", "Tools Circle")
+        page.click("form.form button[type=submit]")
+        page.click(".tabs >> text=Chat")
+        expect(page.locator("#conn-status")).to_have_attribute("data-state", "live", timeout=10_000)
+        group_id = int(re.search(r"/g/(\d+)/", page.url).group(1))
+        token = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")
+        for n in range(1, 56):
+            response = page.request.post(
+                f"{server_url}/api/groups/{group_id}/messages",
+                data={"body": f"history {n:02d}", "client_id": f"h{n}"},
+                headers={"X-CSRFToken": token},
+            )
+            assert response.status == 201, response.text()
+        page.reload()
+        expect(page.locator(".msg", has_text="history 55")).to_be_visible()
+        expect(page.locator(".msg", has_text="history 01")).to_have_count(0)
+        page.click("#load-earlier")
+        expect(page.locator(".msg", has_text="history 01")).to_have_count(1)
+        expect(page.locator("#load-earlier")).to_be_hidden()
+
+        last = page.locator(".msg", has_text="history 55")
+        last.hover()
+        last.locator("[data-action=edit]").click()
+        last.locator(".msg-edit textarea").fill("history 55, *edited*")
+        last.locator(".msg-edit textarea").press("Enter")
+        edited = page.locator(".msg", has_text="history 55, edited")
+        expect(edited.locator(".msg-edited")).to_be_visible()
+        expect(edited.locator(".msg-html em")).to_have_text("edited")
+
+        edited.hover()
+        edited.locator("[data-action=pin]").click()
+        expect(page.locator("#pinned-bar")).to_contain_text("history 55, edited")
+
+        target_id = page.locator(".msg", has_text="history 54").get_attribute("id")
+        target = page.locator(f"#{target_id}")
+        target.hover()
+        target.locator("[data-action=reply]").click()
+        expect(page.locator("#reply-preview")).to_contain_text("history 54")
+        page.fill("#composer-input", "a reply")
+        page.press("#composer-input", "Enter")
+        expect(page.locator(".msg", has_text="a reply").locator(".msg-reply")).to_contain_text("history 54")
+
+        page.on("dialog", lambda dialog: dialog.accept())
+        target.hover()
+        target.locator("[data-action=delete]").click()
+        expect(page.locator(".msg-deleted")).to_contain_text("This message was deleted.")
+
+        # Everything above survives a reload (it went through the server).
+        page.reload()
+        expect(page.locator(".msg-deleted")).to_have_count(1)
+        expect(page.locator("#pinned-bar")).to_contain_text("history 55, edited")
+        page.screenshot(path=str(shots_dir / "tools-room.png"))
+        assert not errors, errors
+    finally:
+        ctx.close()

@@ -121,8 +121,14 @@ class DecideForm(forms.Form):
 
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), required=False)
-    actor = forms.CharField(label=_("Actor (username)"), required=False, max_length=150)
-    target = forms.CharField(label=_("Target"), required=False, max_length=150)
+    actor = forms.CharField(
+        label=_("Actor (username)"), required=False, max_length=150,
+        widget=forms.TextInput(attrs={"placeholder": _("Actor (username)")}),
+    )
+    target = forms.CharField(
+        label=_("Target"), required=False, max_length=150,
+        widget=forms.TextInput(attrs={"placeholder": _("Target (username or text)")}),
+    )
 
     def __init__(self, *args, actions: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)

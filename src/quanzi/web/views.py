@@ -19,6 +19,7 @@ from django.db.models import Case, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import strip_tags
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -390,7 +391,14 @@ def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
             "pin": "/api/messages/{id}/pin",
         },
         "strings": chat_strings(),
-        "pinned": [{"id": m.id, "excerpt": m.body[:140], "author": m.author.name if m.author else ""} for m in pinned],
+        "pinned": [
+            {
+                "id": m.id,
+                "excerpt": " ".join(strip_tags(m.body_html).split())[:140],
+                "author": m.author.name if m.author else "",
+            }
+            for m in pinned
+        ],
     }
     context = {
         "circle": circle,

@@ -134,6 +134,13 @@
     return (sameDay ? timeFormat : dateTimeFormat).format(date);
   }
 
+  function plainText(html) {
+    // The text of the server's sanitised HTML, for one-line excerpts (an inert template).
+    var template = document.createElement("template");
+    template.innerHTML = html || "";
+    return (template.content.textContent || "").replace(/\s+/g, " ").trim();
+  }
+
   function nearBottom() {
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
   }
@@ -218,7 +225,8 @@
     if (message.reply_to && !message.deleted) {
       var quoted = messages.get(message.reply_to.id);
       var who = quoted && quoted.author ? quoted.author.name + ": " : "";
-      body.appendChild(el("div", "msg-reply", "↪ " + who + message.reply_to.excerpt));
+      var excerpt = message.reply_to.excerpt || (quoted && !quoted.deleted ? quoted.body : "") || S.deleted;
+      body.appendChild(el("div", "msg-reply", "↪ " + who + excerpt));
     }
 
     if (message.deleted) {
@@ -293,7 +301,7 @@
     if (firstId === null || message.id < firstId) firstId = message.id;
     if (message.id > lastId) lastId = message.id;
     if (message.pinned && !message.deleted) {
-      pinned.set(message.id, { id: message.id, excerpt: message.body.slice(0, 140), author: message.author ? message.author.name : "" });
+      pinned.set(message.id, { id: message.id, excerpt: plainText(message.html).slice(0, 140), author: message.author ? message.author.name : "" });
     } else if (pinned.has(message.id) && (message.deleted || !message.pinned)) {
       pinned.delete(message.id);
     }
