@@ -1,0 +1,129 @@
+"""Every web URL × every kind of visitor, against a private circle.
+
+The test fails when a URL pattern of ``quanzi.web.urls`` has no row (Zulip-style URL
+coverage), so a new page can't ship without deciding who may see it. 302 to the login
+page for anonymous visitors, 404 for people outside a private circle (as if it did not
+exist), 403 for members without the role.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, reverse
+
+from quanzi.accounts import actions as account_actions
+from quanzi.circles import actions as circle_actions
+from quanzi.web import urls as web_urls
+
+ROLES = ["anon", "outsider", "member", "moderator", "admin", "owner"]
+LOGIN = "login"  # expected: a redirect to the login page
+
+ALL_MEMBERS = {"member": 200, "moderator": 200, "admin": 200, "owner": 200}
+ADMINS_ONLY = {"member": 403, "moderator": 403, "admin": 200, "owner": 200}
+MODS_UP = {"member": 403, "moderator": 200, "admin": 200, "owner": 200}
+MEMBERS_REDIRECT = {"member": 302, "moderator": 302, "admin": 302, "owner": 302}
+
+# name: (method, htmx, args, {role: status}); missing roles in the dict default below.
+MATRIX = {
+    "home": ("get", False, lambda w: [], {"anon": 200, "outsider": 200, **ALL_MEMBERS}),
+    "circle_create": ("get", False, lambda w: [], {"anon": LOGIN, "outsider": 200, **ALL_MEMBERS}),
+    "circle": ("get", False, lambda w: [w.slug], {"anon": 404, "outsider": 404, **ALL_MEMBERS}),
+    "members": ("get", False, lambda w: [w.slug], {"anon": 404, "outsider": 404, **ALL_MEMBERS}),
+    "welcome": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "room": ("get", False, lambda w: [w.slug, w.main], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "circle_settings": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "audit": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "invites": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "join_requests": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MODS_UP}),
+    "join": ("get", False, lambda w: [w.invite_code], {"anon": 200, "outsider": 200, **ALL_MEMBERS}),
+    "notices": ("get", False, lambda w: [], {"anon": LOGIN, "outsider": 200, **ALL_MEMBERS}),
+    "profile": ("get", False, lambda w: [], {"anon": LOGIN, "outsider": 200, **ALL_MEMBERS}),
+    "tokens": ("get", False, lambda w: [], {"anon": LOGIN, "outsider": 200, **ALL_MEMBERS}),
+    "circle_join": ("post", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "circle_leave": ("post", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "channel_follow": ("post", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "welcome_done": ("post", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "member_action": (
+        "post", True, lambda w: [w.slug, w.victim, "mute"],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 200, "admin": 200, "owner": 200},
+    ),
+    "group_create": (
+        "post", False, lambda w: [w.slug],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 403, "admin": 302, "owner": 302},
+    ),
+    "join_request_decide": (
+        "post", True, lambda w: [w.slug, w.request_id], {"anon": LOGIN, "outsider": 404, **MODS_UP},
+    ),
+    "invite_revoke": ("post", True, lambda w: [w.slug, w.invite_id], {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "group_join": ("post", False, lambda w: [w.slug, w.side], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "group_leave": ("post", False, lambda w: [w.slug, w.side], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "group_settings": (
+        "post", False, lambda w: [w.slug, w.main], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT},
+    ),
+    "notices_read": ("post", False, lambda w: [], {"anon": LOGIN, "outsider": 302, **MEMBERS_REDIRECT}),
+    "token_revoke": (
+        "post", False, lambda w: [w.token_id],
+        {"anon": LOGIN, "outsider": 404, "member": 404, "moderator": 404, "admin": 404, "owner": 302},
+    ),
+}
+# Django's own language switch (django.conf.urls.i18n), open to everyone by design.
+NOT_OURS = {"set_language"}
+
+
+def pattern_names(patterns) -> set[str]:
+    names: set[str] = set()
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            names |= pattern_names(entry.url_patterns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            names.add(entry.name)
+    return names
+
+
+def test_every_web_url_has_a_row():
+    names = pattern_names(web_urls.urlpatterns) - NOT_OURS
+    assert names - MATRIX.keys() == set(), "add these URLs to MATRIX"
+    assert MATRIX.keys() - names == set(), "MATRIX lists URLs that no longer exist"
+
+
+class World:
+    pass
+
+
+@pytest.fixture
+def world(circle, owner, admin, moderator, member, outsider, make_user, onboarded):
+    from quanzi.chat import actions as chat_actions
+
+    onboarded(admin, moderator, member)
+    victim = make_user("victim")
+    circle_actions.do_join_circle(user=victim, circle=circle)
+    circle_actions.do_update_circle(actor=owner, circle=circle, visibility="private", join_mode="approval")
+    applicant = make_user("applicant")
+    request = circle_actions.do_join_circle(user=applicant, circle=circle).join_request
+    invite = circle_actions.do_create_invite(actor=owner, circle=circle)
+    token, _raw = account_actions.do_create_token(user=owner, name="t")
+    w = World()
+    w.slug, w.main = circle.slug, circle.main_group_id
+    w.side = chat_actions.do_create_group(actor=owner, circle=circle, name="Side").id
+    w.victim, w.request_id = victim.id, request.id
+    w.invite_id, w.invite_code, w.token_id = invite.id, invite.code, token.id
+    w.users = {"anon": None, "outsider": outsider, "member": member, "moderator": moderator, "admin": admin,
+               "owner": owner}
+    return w
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_matrix(client_as, world, name, role):
+    method, is_htmx, args, expected_by_role = MATRIX[name]
+    expected = expected_by_role[role]
+    client = client_as(world.users[role])
+    url = reverse(name, args=args(world))
+    data = {"minutes": "5", "decision": "approve", "slow_mode_seconds": "0", "name": "New"}
+    extra = {"HTTP_HX_REQUEST": "true"} if is_htmx else {}
+    response = client.get(url) if method == "get" else client.post(url, data, **extra)
+    if expected == LOGIN:
+        assert response.status_code == 302, response.status_code
+        assert response["Location"].startswith(reverse("account_login"))
+    else:
+        assert response.status_code == expected
