@@ -103,6 +103,10 @@ def test_invite_join_chat_and_mute(server_url, browser, shots_dir):
         owner_to_member = time.monotonic() - started
         # The mention of the member is highlighted for her.
         expect(member.locator(".msg-mentions-me .mention-me")).to_have_text("@mia")
+        # ...and arrives as a live notice: welcome + mention are unread.
+        expect(member.locator("#notice-badge")).to_have_text("2")
+        print(f"live delivery: member→owner {member_to_owner * 1000:.0f} ms, "
+              f"owner→member {owner_to_member * 1000:.0f} ms")
         assert member_to_owner < 1.0 and owner_to_member < 1.0, (member_to_owner, owner_to_member)
 
         # --- the owner mutes the member from the members page (htmx) -------------------------
@@ -209,6 +213,18 @@ def test_chat_tools_history_edit_pin_reply_delete(server_url, browser, shots_dir
         target.hover()
         target.locator("[data-action=delete]").click()
         expect(page.locator(".msg-deleted")).to_contain_text("This message was deleted.")
+
+        # A dropped connection reconnects and fetches what it missed meanwhile.
+        page.evaluate("window.quanziChat.drop()")
+        expect(page.locator("#conn-status")).to_have_attribute("data-state", "offline")
+        response = page.request.post(
+            f"{server_url}/api/groups/{group_id}/messages",
+            data={"body": "sent while you were away", "client_id": "away"},
+            headers={"X-CSRFToken": token},
+        )
+        assert response.status == 201
+        expect(page.locator("#conn-status")).to_have_attribute("data-state", "live", timeout=10_000)
+        expect(page.locator(".msg", has_text="sent while you were away")).to_have_count(1)
 
         # Everything above survives a reload (it went through the server).
         page.reload()

@@ -685,5 +685,10 @@
     });
   }, 60000);
   connect();
-  window.quanziChat = { state: function () { return socket ? socket.readyState : -1; } };
+  // A small handle for debugging and the browser tests: the socket state, and dropping it
+  // on purpose to exercise reconnect + catch-up.
+  window.quanziChat = {
+    state: function () { return socket ? socket.readyState : -1; },
+    drop: function () { if (socket) socket.close(); },
+  };
 })();
