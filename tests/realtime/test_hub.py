@@ -318,3 +318,22 @@ async def test_direct_path_lets_websockets_compress_when_negotiated():
     (written,) = sock.hub_writer.transport.writes
     assert written[0] & 0x40  # RSV1: a compressed frame, not the shared plain one
     assert len(written) < 100
+
+
+def test_unreachable_redis_is_skipped_for_a_while(settings, monkeypatch):
+    from quanzi.realtime import publish
+
+    settings.HAS_REDIS = True
+    calls = []
+
+    class BrokenRedis:
+        def publish(self, channel, data):
+            calls.append(channel)
+            raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(publish, "_redis", BrokenRedis)
+    monkeypatch.setattr(publish, "_redis_down_until", 0.0)
+    event = Event(type=EventType.NOTICE_NEW, circle_id=1, target_user_id=2)
+    publish.publish_event(event)  # fails, logged, not raised: the action already committed
+    publish.publish_event(event)  # skipped without waiting for another timeout
+    assert len(calls) == 1

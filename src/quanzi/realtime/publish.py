@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 from django.conf import settings
 
@@ -24,6 +25,11 @@ logger = logging.getLogger(__name__)
 
 _redis_client = None
 _redis_lock = threading.Lock()
+# After a failed publish, skip Redis for a few seconds: an unreachable Redis must not add
+# its timeout to every action's commit. (Subscribers close their sockets when their own
+# connection drops, so clients reconnect and sync what they missed.)
+REDIS_RETRY_AFTER = 5.0
+_redis_down_until = 0.0
 
 
 def event_text(event: Event) -> str:
@@ -50,11 +56,16 @@ def publish_event(event: Event) -> None:
     if route is None:
         return
     if settings.HAS_REDIS:
+        global _redis_down_until
+        if time.monotonic() < _redis_down_until:
+            return
         try:
             _redis().publish(settings.REALTIME_CHANNEL, encode_envelope(route, event_text(event)))
         except Exception as exc:
             # The change is committed; clients fetch it on their next sync.
-            logger.warning("could not publish %s to Redis: %s", event.type, exc)
+            _redis_down_until = time.monotonic() + REDIS_RETRY_AFTER
+            logger.warning("could not publish %s to Redis (skipping Redis for %ss): %s", event.type,
+                           REDIS_RETRY_AFTER, exc)
         return
     hub = current_hub()
     if hub is None or hub.loop.is_closed():
