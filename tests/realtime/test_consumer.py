@@ -338,3 +338,10 @@ async def test_mute_expiry_is_not_needed_to_post_again_after_unmute(connect, cir
     ok = await socket.request({"type": "message.send", "group_id": circle.main_group_id, "body": "b"})
     assert ok["type"] == "message.ack"
     assert await sync(Membership.objects.filter(user=member, muted_until__isnull=True).exists)()
+
+
+async def test_frames_from_a_refused_socket_are_ignored(raw_socket):
+    connected, _detail, comm = await raw_socket()
+    await comm.send_to(text_data='{"type": "message.send", "group_id": 1, "body": "sneaky"}')
+    assert await comm.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    assert await comm.receive_nothing(timeout=0.2)

@@ -93,6 +93,8 @@ class RealtimeConsumer(HubConnection, AsyncWebsocketConsumer):
             self.hub = None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.hub is None:  # refused or closing: frames sent before the close are ignored
+            return
         ref = None
         try:
             frame = self._parse(text_data)
