@@ -62,7 +62,7 @@ class CreateCircleForm(CircleFieldsForm):
         label=_("Address"),
         required=False,
         max_length=64,
-        help_text=_("Optional: lowercase letters, digits and dashes, used in the circle's address."),
+        help_text=_("Lowercase letters, digits and dashes; used in the circle's web address."),
     )
     with_channel = forms.BooleanField(
         label=_("Create an announcement channel"), required=False, initial=True,
