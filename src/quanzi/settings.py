@@ -209,7 +209,18 @@ ACCOUNT_RATE_LIMITS = {
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_USERNAME_MIN_LENGTH = 2
 
-EMAIL_BACKEND = os.environ.get("QUANZI_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Django 6.1 mailers (EMAIL_BACKEND is deprecated). SMTP options come from QUANZI_SMTP_* when that backend is chosen.
+_mail_backend = os.environ.get("QUANZI_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_mail_options: dict = {}
+if _mail_backend.endswith("smtp.EmailBackend"):
+    _mail_options = {
+        "host": os.environ.get("QUANZI_SMTP_HOST", "localhost"),
+        "port": int(os.environ.get("QUANZI_SMTP_PORT", "587")),
+        "username": os.environ.get("QUANZI_SMTP_USER", ""),
+        "password": os.environ.get("QUANZI_SMTP_PASSWORD", ""),
+        "use_tls": env_bool("QUANZI_SMTP_TLS", True),
+    }
+MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = os.environ.get("QUANZI_DEFAULT_FROM_EMAIL", "quanzi@localhost")
 
 # --- i18n ---------------------------------------------------------------------------------
