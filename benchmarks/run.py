@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -477,7 +478,11 @@ async def main_async(args, log) -> tuple[list[Row], list[str]]:
         notes.append(f"Payload per delivery: {ours_small['payload']:.0f} bytes (the raw baseline is padded to it). "
                      f"Deliveries lost by Quanzi: {lost}.")
 
-        await two_process_rows(args, log, rows, notes, workdir, raw, runs, cap_small, cap_large, lat_seconds)
+        try:
+            await two_process_rows(args, log, rows, notes, workdir, raw, runs, cap_small, cap_large, lat_seconds)
+        except Exception as exc:  # report it as a failed row; rows 1-3 stand
+            rows.append(Row("4. two processes + Redis", "error", "", "", "", "FAIL"))
+            notes.append(f"Row 4 failed: {exc.__class__.__name__}: {exc}")
         raw.close()
     finally:
         for server in servers:
@@ -589,7 +594,12 @@ def main() -> int:
     def log(msg: str) -> None:
         print(f"[{time.monotonic() - started:5.1f}s] {msg}", flush=True)
 
-    rows, notes = asyncio.run(main_async(args, log))
+    try:
+        rows, notes = asyncio.run(main_async(args, log))
+    except Exception:
+        traceback.print_exc()
+        print("The benchmark could not finish (see above).", file=sys.stderr)
+        return 2
     print_table(rows, notes)
     print(f"Total time {time.monotonic() - started:.0f}s, uvicorn loop: {args.loop}. Figures move +-25% between "
           "runs on a shared 2-core machine; compare within one run.")
