@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from quanzi.circles.models import Membership, MembershipStatus
 from quanzi.core.errors import NotFound
+from quanzi.core.ids import as_db_id
 
 from .models import Group, GroupMember
 
@@ -15,11 +16,8 @@ def access_group(group_id: int | str, user, *, require_seat: bool = True) -> tup
 
     Non-members, people outside the group and missing ids all get the same 404.
     """
-    try:
-        gid = int(group_id)
-    except (TypeError, ValueError):
-        raise NotFound(_("No such group."), code="group_not_found")
-    group = Group.objects.select_related("circle").filter(id=gid).first()
+    gid = as_db_id(group_id)
+    group = Group.objects.select_related("circle").filter(id=gid).first() if gid else None
     if group is None or user is None or not user.is_authenticated:
         raise NotFound(_("No such group."), code="group_not_found")
     membership = Membership.objects.filter(

@@ -19,6 +19,7 @@ from quanzi.circles.models import Circle, Membership, MembershipStatus
 from quanzi.core import audit
 from quanzi.core.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from quanzi.core.events import EventType, emit
+from quanzi.core.ids import as_db_id
 
 from . import markdown
 from .models import Group, GroupKind, GroupMember, Message, MessageKind, Notice, NoticeKind
@@ -249,7 +250,11 @@ def do_send_message(
         rules.check_mention_all(membership)
     reply_to = None
     if reply_to_id is not None:
-        reply_to = Message.objects.filter(id=reply_to_id, group=group, deleted_at__isnull=True).first()
+        reply_to = (
+            Message.objects.filter(id=reply_to_id, group=group, deleted_at__isnull=True).first()
+            if as_db_id(reply_to_id)
+            else None
+        )
         if reply_to is None:
             raise NotFound(_("The message you reply to does not exist."), code="reply_not_found")
     resolved = _resolve_mentions(group, names)
@@ -312,6 +317,8 @@ def post_system_message(*, group: Group, body: str, actor_id: int | None = None)
 
 
 def _load_message_for(actor, message_id: int) -> tuple[Message, Membership | None]:
+    if as_db_id(message_id) is None:
+        raise NotFound(_("No such message."), code="message_not_found")
     message = (
         Message.objects.select_for_update(of=("self",))
         .select_related("group", "author")

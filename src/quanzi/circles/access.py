@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from quanzi.core.errors import NotFound
+from quanzi.core.ids import as_db_id
 
 from .models import Circle, Membership, MembershipStatus, Visibility
 
@@ -44,7 +45,8 @@ def access_circle(slug_or_id: str | int, user, *, require_member: bool = False) 
 
 def access_member(circle: Circle, user_id: int | str) -> Membership:
     """A membership row of the circle, by user id (any status)."""
-    try:
-        return Membership.objects.select_related("user").get(circle=circle, user_id=int(user_id))
-    except (Membership.DoesNotExist, ValueError, TypeError):
+    uid = as_db_id(user_id)
+    membership = Membership.objects.select_related("user").filter(circle=circle, user_id=uid).first() if uid else None
+    if membership is None:
         raise NotFound(_("No such member."), code="member_not_found")
+    return membership

@@ -25,6 +25,7 @@ from quanzi.chat.models import GroupKind, GroupMember, NoticeKind
 from quanzi.core import audit
 from quanzi.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from quanzi.core.events import EventType, emit
+from quanzi.core.ids import as_db_id
 
 from . import rules
 from .models import (
@@ -68,6 +69,8 @@ def _lock_membership(circle: Circle, user) -> Membership | None:
 
 
 def _lock_target(circle: Circle, user_id: int) -> Membership:
+    if as_db_id(user_id) is None:
+        raise NotFound(_("No such member."), code="member_not_found")
     target = (
         Membership.objects.select_for_update().select_related("user").filter(circle=circle, user_id=user_id).first()
     )
@@ -365,6 +368,8 @@ def _file_join_request(*, user, circle: Circle, invite: Invite | None, message: 
 
 @transaction.atomic
 def do_decide_join_request(*, actor, request_id: int, approve: bool, reason: str = "") -> JoinRequest:
+    if as_db_id(request_id) is None:
+        raise NotFound(_("No such join request."), code="join_request_not_found")
     request = JoinRequest.objects.select_for_update().select_related("circle", "user").filter(id=request_id).first()
     if request is None:
         raise NotFound(_("No such join request."), code="join_request_not_found")
@@ -613,7 +618,9 @@ def do_create_invite(
 @transaction.atomic
 def do_revoke_invite(*, actor, circle: Circle, invite_id: int) -> Invite:
     rules.check_manage_circle(_lock_membership(circle, actor))
-    invite = Invite.objects.select_for_update().filter(id=invite_id, circle=circle).first()
+    invite = (
+        Invite.objects.select_for_update().filter(id=invite_id, circle=circle).first() if as_db_id(invite_id) else None
+    )
     if invite is None:
         raise NotFound(_("No such invite."), code="invite_not_found")
     if invite.revoked_at is None:
