@@ -75,7 +75,14 @@ class RealtimeConsumer(HubConnection, AsyncWebsocketConsumer):
         await self.accept()
         self.hub = hub
         hub.attach(self, user.id)
-        subscriptions = await database_sync_to_async(subscriptions_for)(user.id)
+        try:
+            subscriptions = await database_sync_to_async(subscriptions_for)(user.id)
+        except Exception:
+            logger.exception("could not read the subscriptions of user %s", user.id)
+            hub.detach(self)
+            self.hub = None
+            await self.close(code=CLOSE_UNAVAILABLE)
+            return
         hub.activate(self, subscriptions)
         await self.send(text_data=_dumps({"type": "ready", "user_id": user.id}))
 
