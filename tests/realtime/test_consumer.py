@@ -278,6 +278,9 @@ async def test_removed_member_gets_the_event_then_nothing_more(
     await _send(owner, circle, "after the removal")
     assert (await other_socket.receive_type("message.new"))["message"]["body"] == "after the removal"
     assert await removed_socket.drain(0.3) == []
+    # Nor can the open socket still post there.
+    refused = await removed_socket.request({"type": "message.send", "group_id": circle.main_group_id, "body": "x"})
+    assert refused["type"] == "error" and refused["code"] == "group_not_found"
 
 
 async def test_removal_also_drops_other_groups_of_the_circle(connect, circle, owner, member):
