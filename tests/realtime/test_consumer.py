@@ -189,6 +189,8 @@ async def test_sending_to_a_group_of_another_circle_is_not_found(connect, circle
     socket = await connect(outsider)
     reply = await socket.request({"type": "message.send", "group_id": circle.main_group_id, "body": "hi"})
     assert reply["type"] == "error" and reply["code"] == "group_not_found"
+    missing = await socket.request({"type": "message.send", "group_id": 987654321, "body": "hi"})
+    assert missing == {**reply, "ref": missing["ref"]}  # a missing id answers exactly the same
 
 
 @pytest.mark.parametrize(

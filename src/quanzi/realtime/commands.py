@@ -19,6 +19,8 @@ from quanzi.chat.models import Group
 from quanzi.chat.selectors import message_page, message_to_dict, messages_to_dicts
 from quanzi.core.errors import NotFound, QuanziError
 
+from .selectors import circle_id_of_group
+
 Frame = dict[str, Any]
 Reply = dict[str, Any]
 
@@ -58,10 +60,10 @@ def _group_for_send(group_id: int) -> Group:
     """Just the group's ids: ``do_send_message`` itself loads the group and checks the
     sender's membership (a non-member gets the same "no such group" as a missing id),
     so a second access check here would only repeat its queries on the hottest path."""
-    group = Group.objects.only("id", "circle_id").filter(id=group_id).first()
-    if group is None:
+    circle_id = circle_id_of_group(group_id)
+    if circle_id is None:
         raise NotFound(_("No such group."), code="group_not_found")
-    return group
+    return Group(id=group_id, circle_id=circle_id)
 
 
 def send_message(user, frame: Frame) -> Reply:

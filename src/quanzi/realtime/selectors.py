@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import connection
+
+from quanzi.chat.models import Group
 from quanzi.chat.selectors import group_ids_for_user
 from quanzi.circles.models import Membership, MembershipStatus
 
@@ -26,3 +29,16 @@ def subscriptions_for(user_id: int) -> Subscriptions:
     }
     groups = [(c, g) for c, g in group_ids_for_user(user_id) if c in circles]
     return Subscriptions(circles=circles, groups=groups)
+
+
+def circle_id_of_group(group_id: int) -> int | None:
+    """The circle a group belongs to, or None. One primary-key lookup in plain SQL: it runs
+    for every chat message sent over a socket, and the ORM's query building cost ~10x
+    the query itself (measured with `make bench`)."""
+    table = connection.ops.quote_name(Group._meta.db_table)
+    column = connection.ops.quote_name(Group._meta.get_field("circle").column)
+    pk = connection.ops.quote_name(Group._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE {pk} = %s", [group_id])  # noqa: S608 - quoted names
+        row = cursor.fetchone()
+    return row[0] if row else None
