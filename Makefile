@@ -58,7 +58,8 @@ test-e2e: $(VENV)/.installed-test
 	@if [ -x /usr/bin/chromium ]; then \
 	  echo "== browser tests (Playwright + Debian Chromium) =="; \
 	  env -u QUANZI_DATABASE_URL -u QUANZI_REDIS_URL DJANGO_ALLOW_ASYNC_UNSAFE=true \
-	    $(VENV)/bin/pytest -q -o addopts="-p no:cacheprovider" -p no:asyncio tests/e2e; \
+	    $(VENV)/bin/pytest -q -o addopts="-p no:cacheprovider" -p no:asyncio \
+	    -W ignore::pytest.PytestConfigWarning tests/e2e; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "CI=true: /usr/bin/chromium is required (apt-get install -y chromium)" >&2; exit 1; \
 	else \

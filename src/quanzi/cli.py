@@ -48,6 +48,8 @@ def _run(args: argparse.Namespace) -> int:
             workers=args.workers if args.workers > 1 else None,
             log_level=args.log_level,
             ws_max_size=128 * 1024,
+            # Per-message deflate costs one compression per delivery; fan-out to big groups can't afford it.
+            ws_per_message_deflate=False,
             proxy_headers=args.proxy_headers,
             lifespan="off",
         )

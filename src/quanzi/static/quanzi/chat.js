@@ -374,7 +374,6 @@
     socket.addEventListener("open", function () {
       attempts = 0;
       setConnection("live");
-      catchUp();
       clearInterval(pingTimer);
       pingTimer = setInterval(function () { sendFrame({ type: "ping" }); }, 25000);
       scheduleRead();
@@ -416,6 +415,10 @@
 
   function handleEvent(data) {
     switch (data.type) {
+      case "ready":
+        // The server subscribed this socket: from now on nothing is missed, so fetch the gap.
+        catchUp();
+        break;
       case "message.new":
       case "message.edited":
         addMessages([data.message]);
