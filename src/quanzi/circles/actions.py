@@ -68,7 +68,13 @@ def _lock_membership(circle: Circle, user) -> Membership | None:
     return Membership.objects.select_for_update().filter(circle=circle, user=user).select_related("user").first()
 
 
-def _lock_target(circle: Circle, user_id: int) -> Membership:
+def _lock_target(circle: Circle, user_id: int, *, actor: Membership | None, minimum: Role) -> Membership:
+    """The target's membership row (any status), once the actor is known to hold ``minimum``.
+
+    The role comes first: someone without the right must not learn from a 404 versus a 403
+    whether a user id ever belonged to the circle.
+    """
+    rules.require_role(actor, minimum)
     if as_db_id(user_id) is None:
         raise NotFound(_("No such member."), code="member_not_found")
     target = (
@@ -440,7 +446,7 @@ def do_leave_circle(*, user, circle: Circle) -> None:
 def do_kick_member(*, actor, circle: Circle, user_id: int, reason: str = "") -> Membership:
     circle = Circle.objects.select_for_update().get(id=circle.id)
     actor_m = _lock_membership(circle, actor)
-    target = _lock_target(circle, user_id)
+    target = _lock_target(circle, user_id, actor=actor_m, minimum=Role.MODERATOR)
     if not rules.is_active(target):
         raise NotFound(_("No such member."), code="member_not_found")
     rules.check_kick(actor_m, target)
@@ -456,7 +462,7 @@ def do_ban_member(*, actor, circle: Circle, user_id: int, reason: str = "") -> M
     """Remove the member and keep them out: no invite, request or open join works until unbanned."""
     circle = Circle.objects.select_for_update().get(id=circle.id)
     actor_m = _lock_membership(circle, actor)
-    target = _lock_target(circle, user_id)
+    target = _lock_target(circle, user_id, actor=actor_m, minimum=Role.MODERATOR)
     if target.status == MembershipStatus.BANNED:
         raise Conflict(_("This user is already banned."), code="already_banned")
     rules.check_ban(actor_m, target)
@@ -489,8 +495,9 @@ def do_ban_user(*, actor, circle: Circle, user, reason: str = "") -> Membership:
 @transaction.atomic
 def do_unban_member(*, actor, circle: Circle, user_id: int, reason: str = "") -> Membership:
     circle = Circle.objects.select_for_update().get(id=circle.id)
-    rules.check_unban(_lock_membership(circle, actor))
-    target = _lock_target(circle, user_id)
+    actor_m = _lock_membership(circle, actor)
+    rules.check_unban(actor_m)
+    target = _lock_target(circle, user_id, actor=actor_m, minimum=Role.MODERATOR)
     if target.status != MembershipStatus.BANNED:
         raise Conflict(_("This user is not banned."), code="not_banned")
     target.status = MembershipStatus.LEFT
@@ -517,7 +524,7 @@ def do_mute_member(
         raise InvalidInput(_("A mute lasts from one minute to one year."), code="invalid_duration")
     circle = Circle.objects.select_for_update().get(id=circle.id)
     actor_m = _lock_membership(circle, actor)
-    target = _lock_target(circle, user_id)
+    target = _lock_target(circle, user_id, actor=actor_m, minimum=Role.MODERATOR)
     if not rules.is_active(target):
         raise NotFound(_("No such member."), code="member_not_found")
     rules.check_mute(actor_m, target)
@@ -535,7 +542,7 @@ def do_mute_member(
 def do_unmute_member(*, actor, circle: Circle, user_id: int, reason: str = "") -> Membership:
     circle = Circle.objects.select_for_update().get(id=circle.id)
     actor_m = _lock_membership(circle, actor)
-    target = _lock_target(circle, user_id)
+    target = _lock_target(circle, user_id, actor=actor_m, minimum=Role.MODERATOR)
     if not rules.is_active(target):
         raise NotFound(_("No such member."), code="member_not_found")
     rules.check_mute(actor_m, target)
@@ -555,7 +562,7 @@ def do_set_role(*, actor, circle: Circle, user_id: int, role: str, reason: str =
         raise InvalidInput(_("Unknown role."), code="invalid_role")
     circle = Circle.objects.select_for_update().get(id=circle.id)
     actor_m = _lock_membership(circle, actor)
-    target = _lock_target(circle, user_id)
+    target = _lock_target(circle, user_id, actor=actor_m, minimum=Role.ADMIN)
     if not rules.is_active(target):
         raise NotFound(_("No such member."), code="member_not_found")
     rules.check_set_role(actor_m, target, Role(role))
@@ -576,7 +583,7 @@ def do_transfer_ownership(*, actor, circle: Circle, user_id: int, reason: str = 
     """The new owner takes over; the previous owner stays on as an admin."""
     circle = Circle.objects.select_for_update().get(id=circle.id)
     actor_m = _lock_membership(circle, actor)
-    target = _lock_target(circle, user_id)
+    target = _lock_target(circle, user_id, actor=actor_m, minimum=Role.OWNER)
     rules.check_transfer_ownership(actor_m, target)
     old_target_role = target.role
     actor_m.role = Role.ADMIN
