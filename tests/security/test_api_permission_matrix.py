@@ -254,6 +254,9 @@ ROWS: list[Row] = [
         group("main")),
     Row("POST", "/groups/{group_id}/read", "main", (U401, G404, G404, G404, G404, OK, OK, OK, OK, OK),
         group("main"), lambda w, a: {"message_id": w.last_message}),
+    Row("POST", "/groups/{group_id}/read", "side (not seated)",
+        (U401, G404, G404, G404, G404, G404, G404, G404, OK, OK), group("side"),
+        lambda w, a: {"message_id": w.last_message}),
     # --- messages: writing ---------------------------------------------------------------------------------------
     #                                 anon  outs  other banned kicked member muted  mod   admin owner
     Row("POST", "/groups/{group_id}/messages", "main", (U401, G404, G404, G404, G404, NEW, MUTED, NEW, NEW, NEW),
