@@ -13,6 +13,7 @@ rights that change while a socket is open, and handshakes from foreign origins.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import re
@@ -206,7 +207,7 @@ async def sockets(stop_hub):
     for communicator in opened:
         try:
             await communicator.disconnect()
-        except Exception:  # already closed by the server
+        except (Exception, asyncio.CancelledError):  # already closed by the server, or the app was cancelled
             pass
 
 
@@ -346,6 +347,34 @@ async def test_demoted_moderator_stops_receiving_join_requests_at_once(people, s
     await socket.receive_type("member.role_changed")
     await sync(circle_actions.do_join_circle)(user=second, circle=await sync(Circle.objects.get)(id=circle.id))
     assert [f["type"] for f in await socket.drain()] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Known gap: a socket opened with a bearer token outlives the token's revocation (nothing tells the "
+    "consumer; needs a token-revoked event that closes that user's sockets authenticated by it). "
+    "Remove this marker when fixed.",
+)
+async def test_revoking_the_token_closes_the_socket_opened_with_it(people, sockets):
+    circle, users, tokens, _own = people
+    socket = await sockets(tokens["member"])
+
+    def revoke():
+        from quanzi.accounts.models import ApiToken
+
+        token = ApiToken.objects.get(user=users["member"], revoked_at__isnull=True)
+        account_actions.do_revoke_token(user=users["member"], token_id=token.id)
+
+    await sync(revoke)()
+    await socket.comm.send_to(text_data=json.dumps({"type": "message.send", "group_id": circle.main_group_id,
+                                                     "body": "still here?"}))
+    closed = None
+    while closed is None and not await socket.comm.receive_nothing(timeout=0.5):  # skip echoes, if any
+        output = await socket.comm.receive_output(timeout=1)
+        if output["type"] == "websocket.close":
+            closed = output
+    assert closed == {"type": "websocket.close", "code": CLOSE_NOT_AUTHENTICATED}
+    assert await sync(Message.objects.filter(body="still here?").count)() == 0
 
 
 # --- handshakes from foreign origins --------------------------------------------------------------------------------
