@@ -25,8 +25,8 @@ from quanzi.circles.models import (
     MembershipStatus,
     Role,
 )
+from quanzi.circles.selectors import channel_follow_stats
 from quanzi.core.models import AuditEntry, DomainEvent
-from quanzi.web.queries import channel_follow_stats
 
 from .helpers import assert_denied
 

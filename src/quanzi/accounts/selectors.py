@@ -1,9 +1,10 @@
-"""Reads for accounts, shared by the API's bearer auth and the WebSocket's token auth."""
+"""Reads for accounts: bearer-token lookup (API and WebSocket auth) and the token list (API and web)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .models import ApiToken, User, hash_token
@@ -24,3 +25,9 @@ def user_for_token(raw: str | None) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
         ApiToken.objects.filter(id=token.id).update(last_used_at=now)
     return token.user
+
+
+def api_tokens(user: User, *, include_revoked: bool) -> QuerySet[ApiToken]:
+    """The user's API tokens, newest first; revoked ones only with ``include_revoked``."""
+    qs = ApiToken.objects.filter(user=user).order_by("-id")
+    return qs if include_revoked else qs.filter(revoked_at__isnull=True)

@@ -15,7 +15,8 @@ from ninja.files import UploadedFile
 from PIL import Image, UnidentifiedImageError
 
 from quanzi.accounts import actions as account_actions
-from quanzi.accounts.models import ApiToken, User
+from quanzi.accounts.models import User
+from quanzi.accounts.selectors import api_tokens
 from quanzi.core.errors import InvalidInput, NotAuthenticated
 
 from .auth import (
@@ -64,9 +65,7 @@ def create_token(request: HttpRequest, payload: TokenCreateIn):
 @router.get("/auth/tokens", response=errors_for({200: TokenList}))
 def list_tokens(request: HttpRequest, include_revoked: bool = False):
     """Your tokens (never their values)."""
-    tokens = ApiToken.objects.filter(user=current_user(request))
-    if not include_revoked:
-        tokens = tokens.filter(revoked_at__isnull=True)
+    tokens = api_tokens(current_user(request), include_revoked=include_revoked)
     items = [token_out(t) for t in tokens[:200]]
     return {"items": items, "total": len(items)}
 

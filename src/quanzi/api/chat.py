@@ -8,13 +8,15 @@ from ninja import Query, Router, Status
 
 from quanzi.chat import actions
 from quanzi.chat.access import access_group
-from quanzi.chat.models import Group, GroupMember, Message, Notice
+from quanzi.chat.models import Group, GroupMember, Message
 from quanzi.chat.selectors import (
     groups_for_member,
     message_page,
     messages_to_dicts,
     notice_to_dict,
-    unread_counts,
+    notices_for,
+    pinned_messages,
+    unread_by_group,
     unread_notice_count,
 )
 from quanzi.core.errors import InvalidInput
@@ -202,12 +204,7 @@ def unpin_message(request: HttpRequest, message_id: Id):
 def list_pins(request: HttpRequest, group_id: Id):
     """Pinned messages, most recently pinned first."""
     group, _m = access_group(group_id, current_user(request))
-    rows = list(
-        Message.objects.filter(group=group, pinned_at__isnull=False, deleted_at__isnull=True)
-        .select_related("author", "reply_to")
-        .order_by("-pinned_at")[:100]
-    )
-    return {"items": messages_to_dicts(rows)}
+    return {"items": messages_to_dicts(pinned_messages(group, limit=100))}
 
 
 @router.post("/groups/{group_id}/read", response=errors_for({200: ReadOut}))
@@ -223,10 +220,9 @@ def mark_read(request: HttpRequest, group_id: Id, payload: ReadIn):
 def unread(request: HttpRequest, circle_id: Id | None = None):
     """Unread messages per group you sit in, and your unread notices."""
     user = current_user(request)
-    counts = unread_counts(user, circle_id=circle_id)
-    circles = dict(Group.objects.filter(id__in=list(counts)).values_list("id", "circle_id"))
     groups = [
-        {"group_id": gid, "circle_id": circles[gid], "unread": n} for gid, n in sorted(counts.items()) if gid in circles
+        {"group_id": row.group_id, "circle_id": row.circle_id, "unread": row.unread}
+        for row in unread_by_group(user, circle_id=circle_id)
     ]
     return {"groups": groups, "total": sum(g["unread"] for g in groups), "notices": unread_notice_count(user)}
 
@@ -238,10 +234,7 @@ def unread(request: HttpRequest, circle_id: Id | None = None):
 def list_notices(request: HttpRequest, page: Query[PageParams], unread_only: bool = False):
     """Your personal notices, newest first."""
     user = current_user(request)
-    qs = Notice.objects.filter(user=user).order_by("-id")
-    if unread_only:
-        qs = qs.filter(read_at__isnull=True)
-    return paginate(qs, page, notice_to_dict, unread=unread_notice_count(user))
+    return paginate(notices_for(user, unread_only=unread_only), page, notice_to_dict, unread=unread_notice_count(user))
 
 
 @router.post("/notices/read", response=errors_for({200: CountOut}))

@@ -9,24 +9,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
-from quanzi.circles import actions, rules
-from quanzi.circles.access import access_circle
-from quanzi.circles.models import (
-    ROLE_RANK,
-    Circle,
-    JoinRequest,
-    Membership,
-    MembershipStatus,
-    Role,
-    Visibility,
-)
-from quanzi.core.errors import NotFound
-from quanzi.core.models import AuditEntry
+from quanzi.circles import actions, rules, selectors
+from quanzi.circles.access import access_circle, access_join_request, get_membership
+from quanzi.circles.models import Circle, Membership, MembershipStatus
 
 from .auth import current_user
 from .pagination import paginate
@@ -83,8 +71,7 @@ def member_circle(request: HttpRequest, slug: str) -> tuple[Circle, Membership]:
 
 def _fresh_detail(circle_id: int, user) -> dict:
     circle = Circle.objects.get(id=circle_id)
-    membership = Membership.objects.filter(circle=circle, user=user).first()
-    return circle_out(circle, membership, detail=True)
+    return circle_out(circle, get_membership(circle, user), detail=True)
 
 
 # --- circles ------------------------------------------------------------------------------
@@ -100,17 +87,9 @@ def list_circles(
     """Circles you are an active member of (`mine`), or every listed public circle (`public`)."""
     user = current_user(request)
     if scope == "mine":
-        qs = Circle.objects.filter(memberships__user=user, memberships__status=MembershipStatus.ACTIVE)
-    else:
-        qs = Circle.objects.filter(visibility=Visibility.PUBLIC)
-    if q.strip():
-        qs = qs.filter(Q(name__icontains=q.strip()) | Q(description__icontains=q.strip()))
-    qs = qs.order_by("-member_count", "-id") if scope == "public" else qs.order_by("name", "id")
-    result = paginate(qs, page, lambda c: c)
-    mine = {
-        m.circle_id: m
-        for m in Membership.objects.filter(user=user, circle_id__in=[c.id for c in result["items"]])
-    }
+        return paginate(selectors.my_memberships(user, q=q), page, lambda m: circle_out(m.circle, m))
+    result = paginate(selectors.public_circles(q=q), page, lambda c: c)
+    mine = selectors.memberships_by_circle(user, [c.id for c in result["items"]])
     result["items"] = [circle_out(c, mine.get(c.id)) for c in result["items"]]
     return result
 
@@ -157,17 +136,12 @@ def circle_stats(request: HttpRequest, slug: str):
     """Admins: member count, channel follow rate, members by role."""
     circle, membership = member_circle(request, slug)
     rules.check_manage_circle(membership)
-    active = Membership.objects.filter(circle=circle, status=MembershipStatus.ACTIVE)
-    by_role = {role: 0 for role in Role.values}
-    for row in active.values("role").annotate(n=Count("id")):
-        by_role[row["role"]] = row["n"]
-    members = sum(by_role.values())
-    followers = active.filter(follows_channel=True).count() if circle.channel_group_id else 0
+    stats = selectors.circle_stats(circle)
     return {
-        "member_count": members,
-        "followers": followers,
-        "follow_rate": round(followers / members, 4) if members else 0.0,
-        "by_role": by_role,
+        "member_count": stats.member_count,
+        "followers": stats.followers,
+        "follow_rate": round(stats.follow.rate, 4) if stats.follow else 0.0,
+        "by_role": stats.by_role,
     }
 
 
@@ -232,13 +206,6 @@ def leave_circle(request: HttpRequest, slug: str):
 # --- members and moderation ---------------------------------------------------------------
 
 
-def _role_order() -> Case:
-    return Case(
-        *[When(role=role, then=Value(-rank)) for role, rank in ROLE_RANK.items()],
-        output_field=IntegerField(),
-    )
-
-
 @router.get("/circles/{slug}/members", response=errors_for({200: MemberPage}))
 def list_members(
     request: HttpRequest,
@@ -251,14 +218,8 @@ def list_members(
     """Members by role (owner first). Listing former, kicked or banned members needs moderator."""
     circle, membership = member_circle(request, slug)
     if status != MembershipStatus.ACTIVE:
-        rules.require_role(membership, Role.MODERATOR)
-    qs: QuerySet[Membership] = Membership.objects.filter(circle=circle, status=status).select_related("user")
-    if role:
-        qs = qs.filter(role=role)
-    if q.strip():
-        qs = qs.filter(Q(user__username__icontains=q.strip()) | Q(user__display_name__icontains=q.strip()))
-    qs = qs.order_by(_role_order(), "joined_at", "id")
-    return paginate(qs, page, member_out)
+        rules.check_view_former_members(membership)
+    return paginate(selectors.circle_members(circle, status=status, role=role, q=q), page, member_out)
 
 
 @router.post("/circles/{slug}/members/{user_id}/role", response=errors_for({200: MemberOut}))
@@ -335,10 +296,7 @@ def transfer_ownership(request: HttpRequest, slug: str, payload: TransferIn):
 def list_invites(request: HttpRequest, slug: str, page: Query[PageParams], include_revoked: bool = False):
     circle, membership = member_circle(request, slug)
     rules.check_manage_circle(membership)
-    qs = circle.invites.select_related("created_by").order_by("-id")
-    if not include_revoked:
-        qs = qs.filter(revoked_at__isnull=True)
-    return paginate(qs, page, invite_out)
+    return paginate(selectors.circle_invites(circle, include_revoked=include_revoked), page, invite_out)
 
 
 @router.post("/circles/{slug}/invites", response=errors_for({201: InviteOut}))
@@ -371,17 +329,15 @@ def list_join_requests(
     """Moderators: requests to join, oldest first."""
     circle, membership = member_circle(request, slug)
     rules.check_decide_join_requests(membership)
-    qs = JoinRequest.objects.filter(circle=circle, status=status).select_related("user").order_by("id")
-    return paginate(qs, page, join_request_out)
+    return paginate(selectors.join_requests(circle, status=status), page, join_request_out)
 
 
 def _decide(request: HttpRequest, slug: str, request_id: Id, *, approve: bool, reason: str) -> dict:
     circle, _m = member_circle(request, slug)
     # The action looks the request up by id alone; keep ids of other circles unreachable here.
-    if not JoinRequest.objects.filter(id=request_id, circle=circle).exists():
-        raise NotFound(_("No such join request."), code="join_request_not_found")
+    join_request = access_join_request(circle, request_id)
     decided = actions.do_decide_join_request(
-        actor=current_user(request), request_id=request_id, approve=approve, reason=reason
+        actor=current_user(request), request_id=join_request.id, approve=approve, reason=reason
     )
     return join_request_out(decided)
 
@@ -399,13 +355,6 @@ def reject_join_request(request: HttpRequest, slug: str, request_id: Id, payload
 # --- audit log ----------------------------------------------------------------------------
 
 
-def _user_filter(field: str, value: str) -> Q:
-    value = value.strip()
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        return Q(**{f"{field}_id": int(value)})
-    return Q(**{f"{field}__username__iexact": value})
-
-
 @router.get("/circles/{slug}/audit", response=errors_for({200: AuditPage}))
 def audit_log(
     request: HttpRequest,
@@ -419,14 +368,7 @@ def audit_log(
     (`member.`); `actor` / `target` take a user id or username."""
     circle, membership = member_circle(request, slug)
     rules.check_read_audit(membership)
-    qs = AuditEntry.objects.filter(circle=circle).select_related("actor", "target_user").order_by("-id")
-    if action:
-        qs = qs.filter(action__startswith=action) if action.endswith(".") else qs.filter(action=action)
-    if actor:
-        qs = qs.filter(_user_filter("actor", actor))
-    if target:
-        qs = qs.filter(_user_filter("target_user", target))
-    return paginate(qs, page, audit_out)
+    return paginate(selectors.audit_entries(circle, action=action, actor=actor, target=target), page, audit_out)
 
 
 # --- the announcement channel and onboarding ----------------------------------------------

@@ -1,13 +1,18 @@
-"""Reusable reads for chat: serialisation, history pages, unread counts."""
+"""Reusable reads for chat: serialisation, history pages, unread counts, groups, pins, notices."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from .models import Group, GroupMember, Message, Notice
+
+if TYPE_CHECKING:
+    from quanzi.accounts.models import User
 
 
 def user_brief(user) -> dict[str, Any] | None:
@@ -106,29 +111,82 @@ def messages_to_dicts(messages: list[Message]) -> list[dict[str, Any]]:
     return [message_to_dict(m, mentioned_ids=mentions.get(m.id, [])) for m in messages]
 
 
-def unread_counts(user, *, circle_id: int | None = None) -> dict[int, int]:
-    """Unread messages per group the user is in (messages by others, not deleted)."""
+@dataclass(frozen=True)
+class GroupUnread:
+    group_id: int
+    circle_id: int
+    unread: int
+
+
+def unread_by_group(user: User, *, circle_id: int | None = None) -> list[GroupUnread]:
+    """Unread messages (by others, not deleted) in every group the user sits in, by group id.
+
+    One query for all groups: each seat counts the messages past its read marker in a
+    correlated subquery, which walks the (group, id) index from the marker on. (A plain
+    join of seats to messages, tried first, made PostgreSQL read every message of the
+    user's groups: 31 ms against 0.06 ms with 1M messages.)
+    """
+    unread = (
+        Message.objects.filter(
+            group_id=OuterRef("group_id"), id__gt=OuterRef("last_read_message_id"), deleted_at__isnull=True
+        )
+        .exclude(author_id=user.id)  # keeps messages without an author (system messages)
+        .order_by()
+        .values("group_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     seats = GroupMember.objects.filter(user=user)
     if circle_id is not None:
         seats = seats.filter(group__circle_id=circle_id)
-    counts: dict[int, int] = {}
-    for group_id, last_read in seats.values_list("group_id", "last_read_message_id"):
-        counts[group_id] = (
-            Message.objects.filter(group_id=group_id, id__gt=last_read, deleted_at__isnull=True)
-            .exclude(author=user)
-            .count()
-        )
-    return counts
-
-
-def groups_for_member(user, circle_id: int):
-    """Groups of a circle with ``joined`` and ``member_total`` annotations."""
-    joined = GroupMember.objects.filter(group=OuterRef("pk"), user=user).values("id")[:1]
-    return (
-        Group.objects.filter(circle_id=circle_id, archived_at__isnull=True)
-        .annotate(joined_seat=Subquery(joined), member_total=Count("members", distinct=True))
-        .order_by("id")
+    rows = (
+        seats.annotate(unread=Coalesce(Subquery(unread), 0))
+        .order_by("group_id")
+        .values_list("group_id", "group__circle_id", "unread")
     )
+    return [GroupUnread(*row) for row in rows]
+
+
+def unread_counts(user: User, *, circle_id: int | None = None) -> dict[int, int]:
+    """Unread messages per group the user is in (messages by others, not deleted)."""
+    return {row.group_id: row.unread for row in unread_by_group(user, circle_id=circle_id)}
+
+
+def unread_by_circle(user: User) -> dict[int, int]:
+    """Unread messages summed per circle, over the groups the user sits in."""
+    totals: dict[int, int] = {}
+    for row in unread_by_group(user):
+        totals[row.circle_id] = totals.get(row.circle_id, 0) + row.unread
+    return totals
+
+
+def open_groups(circle_id: int) -> QuerySet[Group]:
+    """The circle's groups that are not archived, oldest first."""
+    return Group.objects.filter(circle_id=circle_id, archived_at__isnull=True).order_by("id")
+
+
+def groups_for_member(user: User, circle_id: int, *, joined_only: bool = False) -> QuerySet[Group]:
+    """Open groups of a circle with ``joined_seat`` (None if not joined) and ``member_total``."""
+    joined = GroupMember.objects.filter(group=OuterRef("pk"), user=user).values("id")[:1]
+    groups = open_groups(circle_id).annotate(
+        joined_seat=Subquery(joined), member_total=Count("members", distinct=True)
+    )
+    return groups.filter(joined_seat__isnull=False) if joined_only else groups
+
+
+def pinned_messages(group: Group, *, limit: int = 100) -> list[Message]:
+    """Pinned messages that still exist, most recently pinned first."""
+    return list(
+        Message.objects.filter(group=group, pinned_at__isnull=False, deleted_at__isnull=True)
+        .select_related("author", "reply_to")
+        .order_by("-pinned_at")[:limit]
+    )
+
+
+def notices_for(user: User, *, unread_only: bool = False) -> QuerySet[Notice]:
+    """The user's personal notices, newest first."""
+    qs = Notice.objects.filter(user=user).order_by("-id")
+    return qs.filter(read_at__isnull=True) if unread_only else qs
 
 
 def group_ids_for_user(user_id: int) -> list[tuple[int, int]]:
@@ -142,7 +200,5 @@ def group_ids_for_user(user_id: int) -> list[tuple[int, int]]:
     )
 
 
-def unread_notice_count(user) -> int:
+def unread_notice_count(user: User) -> int:
     return Notice.objects.filter(user=user, read_at__isnull=True).count()
-
-

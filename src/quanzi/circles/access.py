@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from quanzi.core.errors import NotFound
 from quanzi.core.ids import as_db_id
 
-from .models import Circle, Membership, MembershipStatus, Visibility
+from .models import Circle, JoinRequest, Membership, MembershipStatus, Visibility
 
 
 def get_membership(circle: Circle, user) -> Membership | None:
@@ -50,3 +50,15 @@ def access_member(circle: Circle, user_id: int | str) -> Membership:
     if membership is None:
         raise NotFound(_("No such member."), code="member_not_found")
     return membership
+
+
+def access_join_request(circle: Circle, request_id: int | str) -> JoinRequest:
+    """A join request of this circle, by id; other circles' ids answer like missing ones.
+
+    Callers still check ``rules.check_decide_join_requests`` (the action does too).
+    """
+    rid = as_db_id(request_id)
+    join_request = JoinRequest.objects.select_related("user").filter(id=rid, circle=circle).first() if rid else None
+    if join_request is None:
+        raise NotFound(_("No such join request."), code="join_request_not_found")
+    return join_request

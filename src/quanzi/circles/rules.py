@@ -15,6 +15,7 @@ pin, mute-all, slow mode      no      yes    yes        yes
 approve/reject join requests  no      yes    yes        yes
 mute / unmute / kick / ban    no      lower  lower      anyone
 unban                         no      yes    yes        yes
+list former / banned members  no      yes    yes        yes
 set role                      no      no     ≤mod,lower anyone
 edit circle, invites, groups  no      no     yes        yes
 read audit log                no      no     yes        yes
@@ -101,6 +102,19 @@ def check_ban(actor: Membership | None, target: Membership) -> None:
 
 def check_unban(actor: Membership | None) -> None:
     require_role(actor, Role.MODERATOR)
+
+
+def check_view_former_members(actor: Membership | None) -> None:
+    """List members who left, were kicked or are banned: moderators need it to unban."""
+    require_role(actor, Role.MODERATOR)
+
+
+def can_view_former_members(actor: Membership | None) -> bool:
+    try:
+        check_view_former_members(actor)
+    except Forbidden:
+        return False
+    return True
 
 
 def check_manage_circle(actor: Membership | None) -> None:

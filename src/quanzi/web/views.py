@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, Q, Value, When
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,30 +26,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from quanzi.accounts import actions as account_actions
 from quanzi.accounts.forms import ProfileForm
-from quanzi.accounts.models import ApiToken
+from quanzi.accounts.selectors import api_tokens
 from quanzi.chat import actions as chat_actions
 from quanzi.chat import selectors as chat_selectors
 from quanzi.chat.access import access_group
-from quanzi.chat.models import Group, GroupKind, Message, Notice
+from quanzi.chat.models import GroupKind
 from quanzi.circles import actions as circle_actions
 from quanzi.circles import rules
-from quanzi.circles.access import access_circle, access_member
-from quanzi.circles.models import (
-    ROLE_RANK,
-    Circle,
-    JoinMode,
-    JoinRequest,
-    JoinRequestStatus,
-    Membership,
-    MembershipStatus,
-    Role,
-    Visibility,
-)
+from quanzi.circles import selectors as circle_selectors
+from quanzi.circles.access import access_circle, access_join_request, access_member, get_membership
+from quanzi.circles.models import Circle, JoinMode, JoinRequestStatus, Membership, MembershipStatus, Role
 from quanzi.core.errors import Forbidden, InvalidInput, NotFound, QuanziError
-from quanzi.core.models import AuditEntry
 
 from . import forms
-from .queries import channel_follow_stats
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -104,22 +93,11 @@ def home(request: HttpRequest) -> HttpResponse:
     mine: list[dict[str, Any]] = []
     joined_ids: set[int] = set()
     if request.user.is_authenticated:
-        rows = (
-            Membership.objects.filter(user=request.user, status=MembershipStatus.ACTIVE)
-            .select_related("circle")
-            .order_by("circle__name")
-        )
-        counts = chat_selectors.unread_counts(request.user)
-        circle_of = dict(Group.objects.filter(id__in=counts).values_list("id", "circle_id"))
-        per_circle: dict[int, int] = {}
-        for group_id, n in counts.items():
-            per_circle[circle_of[group_id]] = per_circle.get(circle_of[group_id], 0) + n
-        for m in rows:
-            mine.append({"circle": m.circle, "role": m.get_role_display(), "unread": per_circle.get(m.circle_id, 0)})
+        unread = chat_selectors.unread_by_circle(request.user)
+        for m in circle_selectors.my_memberships(request.user):
+            mine.append({"circle": m.circle, "role": m.get_role_display(), "unread": unread.get(m.circle_id, 0)})
             joined_ids.add(m.circle_id)
-    discover = (
-        Circle.objects.filter(visibility=Visibility.PUBLIC).exclude(id__in=joined_ids).order_by("-member_count", "-id")
-    )[:24]
+    discover = circle_selectors.public_circles(exclude_ids=joined_ids)[:24]
     return render(request, "web/home.html", {"mine": mine, "discover": discover})
 
 
@@ -174,10 +152,8 @@ def circle_detail(request: HttpRequest, slug: str) -> HttpResponse:
         unread = chat_selectors.unread_counts(request.user, circle_id=circle.id)
         for group in groups:
             group.unread = unread.get(group.id, 0)
-    elif request.user.is_authenticated:
-        pending_request = JoinRequest.objects.filter(
-            circle=circle, user=request.user, status=JoinRequestStatus.PENDING
-        ).first()
+    else:
+        pending_request = circle_selectors.pending_join_request(circle, request.user)
     context = {
         "circle": circle,
         "membership": membership,
@@ -187,11 +163,7 @@ def circle_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "banned": membership is not None and membership.status == MembershipStatus.BANNED,
         "pending_request": pending_request,
         "join_form": forms.JoinForm(),
-        "pending_count": (
-            JoinRequest.objects.filter(circle=circle, status=JoinRequestStatus.PENDING).count()
-            if nav["can_moderate"]
-            else 0
-        ),
+        "pending_count": circle_selectors.pending_join_request_count(circle) if nav["can_moderate"] else 0,
     }
     return render(request, "web/circle_detail.html", context)
 
@@ -287,11 +259,9 @@ def join_by_invite(request: HttpRequest, code: str) -> HttpResponse:
     except NotFound:
         return render(request, "web/join.html", {"missing": True}, status=404)
     circle = invite.circle
-    membership = None
+    membership = get_membership(circle, request.user)
     error = None
     status = 200
-    if request.user.is_authenticated:
-        membership = Membership.objects.filter(circle=circle, user=request.user).first()
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"{reverse('account_login')}?next={request.path}")
@@ -307,10 +277,7 @@ def join_by_invite(request: HttpRequest, code: str) -> HttpResponse:
             messages.success(request, _("Your request to join was sent to the admins."))
             return redirect("join", code=invite.code)
     problem = invite.usable_reason()
-    pending = (
-        request.user.is_authenticated
-        and JoinRequest.objects.filter(circle=circle, user=request.user, status=JoinRequestStatus.PENDING).exists()
-    )
+    pending = circle_selectors.pending_join_request(circle, request.user) is not None
     context = {
         "invite": invite,
         "circle": circle,
@@ -366,11 +333,7 @@ def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
     if page:
         # Opening the room reads it; the read marker only ever moves forward.
         chat_actions.do_mark_read(user=request.user, group=group, message_id=page[-1].id)
-    pinned = list(
-        Message.objects.filter(group=group, pinned_at__isnull=False, deleted_at__isnull=True)
-        .select_related("author")
-        .order_by("-pinned_at")[:5]
-    )
+    pinned = chat_selectors.pinned_messages(group, limit=5)
     can_moderate = rules.has_role(membership, Role.MODERATOR)
     can_post = group.kind != GroupKind.CHANNEL or rules.has_role(membership, Role.ADMIN)
     config = {
@@ -405,7 +368,7 @@ def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
         "group": group,
         "membership": membership,
         "nav": _circle_nav(circle, membership),
-        "groups": list(chat_selectors.groups_for_member(request.user, circle.id).filter(joined_seat__isnull=False)),
+        "groups": list(chat_selectors.groups_for_member(request.user, circle.id, joined_only=True)),
         "initial_messages": chat_selectors.messages_to_dicts(page),
         "chat_config": config,
         "can_post": can_post,
@@ -494,13 +457,9 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
     nav = _circle_nav(circle, membership)
     query = (request.GET.get("q") or "").strip()[:100]
     status = request.GET.get("status", "active")
-    if status not in ("active", "banned") or (status == "banned" and not nav["can_moderate"]):
+    if status not in ("active", "banned") or (status == "banned" and not rules.can_view_former_members(membership)):
         status = "active"
-    qs = Membership.objects.filter(circle=circle, status=status).select_related("user")
-    if query:
-        qs = qs.filter(Q(user__username__icontains=query) | Q(user__display_name__icontains=query))
-    role_order = Case(*(When(role=r, then=Value(ROLE_RANK[r])) for r in Role), default=Value(0))
-    qs = qs.annotate(role_rank=role_order).order_by("-role_rank", "user__username")
+    qs = circle_selectors.circle_members(circle, status=status, q=query, order="username")
     page = Paginator(qs, 100).get_page(request.GET.get("page"))
     rows = [member_row_context(membership, m) for m in page.object_list]
     context = {
@@ -561,8 +520,7 @@ def member_action(request: HttpRequest, slug: str, user_id: int, action: str) ->
             target = access_member(circle, user_id)
         except NotFound:
             raise Http404(_("No such member."))
-        actor = Membership.objects.filter(circle=circle, user=request.user).first()
-        context = member_row_context(actor, target) | {
+        context = member_row_context(get_membership(circle, request.user), target) | {
             "circle": circle,
             "error": error.message if error else None,
             "done": None if error else MEMBER_ACTION_DONE[action],
@@ -597,7 +555,7 @@ def circle_settings(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.success(request, _("Settings saved."))
                 return redirect("circle_settings", slug=circle.slug)
         status = 400
-    groups = list(Group.objects.filter(circle=circle, archived_at__isnull=True).order_by("id"))
+    groups = list(chat_selectors.open_groups(circle.id))
     for group in groups:
         group.moderation_form = forms.GroupModerationForm(
             initial={"mute_all": group.mute_all, "slow_mode_seconds": group.slow_mode_seconds},
@@ -611,7 +569,7 @@ def circle_settings(request: HttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "groups": groups,
         "group_form": forms.GroupCreateForm(),
-        "follow": channel_follow_stats(circle),
+        "follow": circle_selectors.channel_follow_stats(circle),
     }
     return render(request, "web/circle_settings.html", context, status=status)
 
@@ -646,19 +604,18 @@ def group_create(request: HttpRequest, slug: str) -> HttpResponse:
 def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
     circle, membership = _circle(request, slug, require_member=True)
     _require(rules.check_read_audit, membership)
-    entries = AuditEntry.objects.filter(circle=circle).select_related("actor", "target_user")
-    actions_seen = sorted(set(AuditEntry.objects.filter(circle=circle).values_list("action", flat=True)))
-    form = forms.AuditFilterForm(request.GET or None, actions=actions_seen)
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["action"]:
-            entries = entries.filter(action=data["action"])
-        if data["actor"]:
-            entries = entries.filter(actor__username__iexact=data["actor"].strip())
-        if data["target"]:
-            target = data["target"].strip()
-            entries = entries.filter(Q(target_user__username__iexact=target) | Q(target_repr__icontains=target))
-    page = Paginator(entries.order_by("-id"), 50).get_page(request.GET.get("page"))
+    form = forms.AuditFilterForm(request.GET or None, actions=circle_selectors.audit_action_names(circle))
+    # The form offers usernames (no ids) and lets the target match the entry's description too.
+    filters = form.cleaned_data if form.is_valid() else {}
+    entries = circle_selectors.audit_entries(
+        circle,
+        action=filters.get("action", ""),
+        actor=filters.get("actor", ""),
+        target=filters.get("target", ""),
+        match_ids=False,
+        match_target_text=True,
+    )
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -677,19 +634,13 @@ def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
 def join_requests(request: HttpRequest, slug: str) -> HttpResponse:
     circle, membership = _circle(request, slug, require_member=True)
     _require(rules.check_decide_join_requests, membership)
-    pending = JoinRequest.objects.filter(circle=circle, status=JoinRequestStatus.PENDING).select_related("user")
-    recent = (
-        JoinRequest.objects.filter(circle=circle)
-        .exclude(status=JoinRequestStatus.PENDING)
-        .select_related("user", "decided_by")[:20]
-    )
     context = {
         "circle": circle,
         "membership": membership,
         "nav": _circle_nav(circle, membership),
         "tab": "requests",
-        "pending": pending.order_by("id")[:200],
-        "recent": recent,
+        "pending": circle_selectors.join_requests(circle, status=JoinRequestStatus.PENDING)[:200],
+        "recent": circle_selectors.recent_join_decisions(circle, limit=20),
     }
     return render(request, "web/join_requests.html", context)
 
@@ -699,8 +650,9 @@ def join_requests(request: HttpRequest, slug: str) -> HttpResponse:
 def join_request_decide(request: HttpRequest, slug: str, request_id: int) -> HttpResponse:
     circle, membership = _circle(request, slug, require_member=True)
     _require(rules.check_decide_join_requests, membership)
-    join_request = JoinRequest.objects.filter(id=request_id, circle=circle).select_related("user").first()
-    if join_request is None:
+    try:
+        join_request = access_join_request(circle, request_id)
+    except NotFound:
         raise Http404(_("No such join request."))
     approve = request.POST.get("decision") == "approve"
     form = forms.DecideForm(request.POST)
@@ -761,7 +713,7 @@ def invites(request: HttpRequest, slug: str) -> HttpResponse:
                     "link": request.build_absolute_uri(reverse("join", args=[invite.code]))})
                 return redirect("invites", slug=circle.slug)
         status = 400
-    rows = [_invite_row(request, i) for i in circle.invites.select_related("created_by").order_by("-id")[:100]]
+    rows = [_invite_row(request, i) for i in circle_selectors.circle_invites(circle, include_revoked=True)[:100]]
     context = {
         "circle": circle,
         "membership": membership,
@@ -801,7 +753,7 @@ def invite_revoke(request: HttpRequest, slug: str, invite_id: int) -> HttpRespon
 
 @login_required
 def notices(request: HttpRequest) -> HttpResponse:
-    qs = Notice.objects.filter(user=request.user).select_related("circle", "message").order_by("-id")
+    qs = chat_selectors.notices_for(request.user).select_related("circle", "message")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "web/notices.html", {"page": page})
 
@@ -819,7 +771,7 @@ def notices_read(request: HttpRequest) -> HttpResponse:
             return redirect("notices")
     chat_actions.do_mark_notices_read(user=request.user, notice_ids=ids)
     if is_htmx(request) and ids:
-        notice = Notice.objects.filter(user=request.user, id=ids[0]).select_related("circle", "message").first()
+        notice = chat_selectors.notices_for(request.user).filter(id=ids[0]).select_related("circle", "message").first()
         if notice is None:
             raise Http404
         return render(request, "web/partials/notice_row.html", {"n": notice})
@@ -875,7 +827,8 @@ def tokens(request: HttpRequest) -> HttpResponse:
                 form = forms.TokenForm()
         else:
             status = 400
-    rows = ApiToken.objects.filter(user=request.user).order_by("revoked_at", "-id")[:100]
+    # Working tokens first on every database (PostgreSQL sorts NULLs last by default).
+    rows = api_tokens(request.user, include_revoked=True).order_by(F("revoked_at").asc(nulls_first=True), "-id")[:100]
     return render(request, "web/tokens.html", {"form": form, "raw_token": raw, "tokens": rows}, status=status)
 
 
