@@ -350,3 +350,16 @@ async def test_frames_from_a_refused_socket_are_ignored(raw_socket):
     await comm.send_to(text_data='{"type": "message.send", "group_id": 1, "body": "sneaky"}')
     assert await comm.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
     assert await comm.receive_nothing(timeout=0.2)
+
+
+async def test_nul_characters_are_refused_and_nothing_is_written(connect, circle, member):
+    from channels.db import database_sync_to_async
+
+    from quanzi.chat.models import Message
+
+    count = database_sync_to_async(lambda: Message.objects.filter(group=circle.main_group).count())
+    before = await count()
+    socket = await connect(member)
+    reply = await socket.request({"type": "message.send", "group_id": circle.main_group_id, "body": "a\x00b"})
+    assert reply["type"] == "error" and reply["code"] == "invalid_text"
+    assert await count() == before

@@ -18,7 +18,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 
 from quanzi.core.errors import QuanziError, RateLimited
 
-from .parser import NotAJSONObject
+from .parser import NotAJSONObject, NulInText
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if exc.status_code == 400 and isinstance(exc.__cause__, NotAJSONObject):
             return respond(request, 400, error_body("malformed_json", _("The request body must be a JSON object.")))
+        if exc.status_code == 400 and isinstance(exc.__cause__, NulInText):
+            return respond(request, 400, error_body("invalid_text", _("Text may not contain NUL characters.")))
         if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
             # ninja wraps the parser's JSONDecodeError / UnicodeDecodeError.
             return respond(request, 400, error_body("malformed_json", _("The request body is not valid JSON.")))

@@ -7,8 +7,14 @@ import json
 from django.http import HttpRequest
 from ninja.parser import Parser
 
+from quanzi.core.text import contains_nul
+
 
 class NotAJSONObject(ValueError):
+    pass
+
+
+class NulInText(ValueError):
     pass
 
 
@@ -17,4 +23,6 @@ class ObjectJSONParser(Parser):
         data = json.loads(request.body)
         if not isinstance(data, dict):
             raise NotAJSONObject("the request body must be a JSON object")
+        if contains_nul(data):
+            raise NulInText("text may not contain NUL characters")
         return data

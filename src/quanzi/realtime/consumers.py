@@ -30,6 +30,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from quanzi.core.errors import QuanziError
+from quanzi.core.text import contains_nul
 
 from . import commands
 from .hub import Hub, HubConnection, HubUnavailable, get_hub
@@ -111,6 +112,8 @@ class RealtimeConsumer(HubConnection, AsyncWebsocketConsumer):
             ):
                 ref = None
                 raise commands.BadFrame(_("“ref” must be a short string or an integer."))
+            if contains_nul(frame):  # PostgreSQL can't store it; refuse it like the HTTP side does
+                raise commands.BadFrame(_("Text may not contain NUL characters."), code="invalid_text")
             kind = frame.get("type")
             if kind == "ping":
                 await self._reply({"type": "pong"}, ref)
