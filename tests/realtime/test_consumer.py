@@ -363,3 +363,25 @@ async def test_nul_characters_are_refused_and_nothing_is_written(connect, circle
     reply = await socket.request({"type": "message.send", "group_id": circle.main_group_id, "body": "a\x00b"})
     assert reply["type"] == "error" and reply["code"] == "invalid_text"
     assert await count() == before
+
+
+async def test_logging_out_closes_the_sockets_of_that_session_only(raw_socket, session_cookie_for, token_for, member):
+    from django.test import Client
+
+    client = await sync(Client)()
+    await sync(client.force_login)(member)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    connected, _detail, browser = await raw_socket(cookie=cookie)
+    assert connected and (await browser.receive_json_from(timeout=5))["type"] == "ready"
+    other_cookie = await sync(session_cookie_for)(member)
+    connected, _detail, other_browser = await raw_socket(cookie=other_cookie)
+    assert connected and (await other_browser.receive_json_from(timeout=5))["type"] == "ready"
+
+    await sync(client.logout)()
+
+    output = await browser.receive_output(timeout=3)
+    assert output == {"type": "websocket.close", "code": 4401}
+    # Another session of the same user keeps its socket.
+    await other_browser.send_json_to({"type": "ping", "ref": 1})
+    assert (await other_browser.receive_json_from(timeout=3))["type"] == "pong"
+    await other_browser.disconnect()

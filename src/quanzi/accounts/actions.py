@@ -12,7 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from quanzi.core.errors import InvalidInput, NotFound
+from quanzi.core.events import EventType, emit
+from quanzi.core.ids import as_db_id
 
+from .credentials import token_credential
 from .models import ApiToken, User, hash_token
 
 MAX_TOKENS_PER_USER = 20
@@ -77,13 +80,22 @@ def do_create_token(*, user: User, name: str) -> tuple[ApiToken, str]:
     return token, raw
 
 
+@transaction.atomic
 def do_revoke_token(*, user: User, token_id: int) -> ApiToken:
-    token = ApiToken.objects.filter(id=token_id, user=user).first()
+    """Revoke a token; connections opened with it (WebSockets) are closed after commit."""
+    token = ApiToken.objects.filter(id=token_id, user=user).first() if as_db_id(token_id) else None
     if token is None:
         raise NotFound(_("No such token."), code="token_not_found")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        emit(
+            EventType.CREDENTIAL_REVOKED,
+            circle=None,
+            actor_id=user.id,
+            target_user_id=user.id,
+            data={"credential": token_credential(token.id), "reason": "token_revoked"},
+        )
     return token
 
 

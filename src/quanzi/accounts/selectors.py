@@ -12,6 +12,12 @@ from .models import ApiToken, User, hash_token
 
 def user_for_token(raw: str | None) -> User | None:
     """The active user a raw bearer token belongs to, or None."""
+    token = active_token(raw)
+    return token.user if token is not None else None
+
+
+def active_token(raw: str | None) -> ApiToken | None:
+    """The unrevoked token (with its active user) for a raw bearer value, or None."""
     if not raw or not raw.startswith(ApiToken.PREFIX) or len(raw) > 100:
         return None
     token = (
@@ -24,7 +30,7 @@ def user_for_token(raw: str | None) -> User | None:
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
         ApiToken.objects.filter(id=token.id).update(last_used_at=now)
-    return token.user
+    return token
 
 
 def api_tokens(user: User, *, include_revoked: bool) -> QuerySet[ApiToken]:

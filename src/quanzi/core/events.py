@@ -53,6 +53,7 @@ class EventType(StrEnum):
     MESSAGE_PINNED = "message.pinned"
     MESSAGE_UNPINNED = "message.unpinned"
     NOTICE_NEW = "notice.new"
+    CREDENTIAL_REVOKED = "auth.revoked"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,9 @@ def audience_for(event: Event) -> Route | None:
     kind = event.type
     cid, gid, uid = event.circle_id, event.group_id, event.target_user_id
 
+    if kind == EventType.CREDENTIAL_REVOKED:
+        credential = event.data.get("credential")
+        return {"to": [], "post": [["revoke", uid, credential]]} if uid and credential else None
     if kind == EventType.NOTICE_NEW:
         return {"to": [user_key(uid)]} if uid else None
     if kind in (EventType.CHANNEL_FOLLOWED, EventType.CHANNEL_UNFOLLOWED):

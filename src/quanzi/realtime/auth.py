@@ -13,7 +13,8 @@ from channels.sessions import CookieMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from quanzi.accounts.selectors import user_for_token
+from quanzi.accounts.credentials import session_credential, token_credential
+from quanzi.accounts.selectors import active_token
 
 
 def token_from_scope(scope) -> str | None:
@@ -39,12 +40,17 @@ class TokenOrSessionAuthMiddleware(AuthMiddleware):
     """A token, when given, decides alone (a bad token is anonymous, never the cookie's user)."""
 
     async def resolve_scope(self, scope) -> None:
+        """Also names the credential used (``scope["quanzi_credential"]``) so that revoking
+        the token or logging out the session can close this socket later."""
         raw = token_from_scope(scope)
         if raw is None:
             await super().resolve_scope(scope)
+            session_key = getattr(scope.get("session"), "session_key", None)
+            scope["quanzi_credential"] = session_credential(session_key) if session_key else None
             return
-        user = await database_sync_to_async(user_for_token)(raw)
-        scope["user"]._wrapped = user or AnonymousUser()
+        token = await database_sync_to_async(active_token)(raw)
+        scope["user"]._wrapped = token.user if token is not None else AnonymousUser()
+        scope["quanzi_credential"] = token_credential(token.id) if token is not None else None
 
 
 class SessionReadMiddleware(BaseMiddleware):

@@ -13,7 +13,7 @@ client → server
     (message_id, body), ``message.delete`` (message_id, reason?), ``read`` (group_id,
     message_id), ``sync`` (group_id, after, limit?), ``ping``; each may carry a ``ref``.
 
-Close codes: 4401 not authenticated, 4008 too slow to keep up (reconnect and sync),
+Close codes: 4401 not authenticated (also when the socket's token is revoked or its session logs out), 4008 too slow to keep up (reconnect and sync),
 1011/1012 real-time bus unavailable / restarted.
 """
 
@@ -63,6 +63,7 @@ class RealtimeConsumer(HubConnection, AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
         self.user = user
+        self.hub_credential = self.scope.get("quanzi_credential")
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.tasks: set[asyncio.Task] = set()
         hub = get_hub()
@@ -101,7 +102,7 @@ class RealtimeConsumer(HubConnection, AsyncWebsocketConsumer):
             self.hub = None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.hub is None:  # refused or closing: frames sent before the close are ignored
+        if self.hub is None or self.hub_overflowed:  # refused or closing: frames before the close are ignored
             return
         ref = None
         try:

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 MAX_BACKLOG = 1000
 # Close code for "you fell too far behind; reconnect and sync".
 CLOSE_TOO_SLOW = 4008
+CLOSE_CREDENTIAL_REVOKED = 4401  # the token was revoked or the session logged out
 # Close code when delivery between processes was interrupted (Redis reconnect):
 # subscriptions may be stale, so clients reconnect and rebuild them from the database.
 CLOSE_SERVICE_RESTART = 1012
@@ -132,6 +133,7 @@ class HubConnection:
     hub_overflowed: bool
     hub_writer: Any
     hub_outbox: list[Outgoing] | None
+    hub_credential: str | None = None
     base_send: Any
 
     def hub_init(self) -> None:
@@ -342,6 +344,12 @@ class Hub:
         elif kind == "cgjoin":
             if circle_key(op[1]) in conn.hub_keys:
                 self._add(conn, group_key(op[1], op[2]))
+        elif kind == "revoke":  # the token or session this socket was opened with is gone
+            if conn.hub_credential is not None and conn.hub_credential == op[2]:
+                for key in list(conn.hub_keys):
+                    self._remove(conn, key)
+                conn.hub_overflowed = True  # nothing more goes out; the close follows
+                self.loop.create_task(conn.hub_close(CLOSE_CREDENTIAL_REVOKED))
         else:
             logger.warning("unknown subscription change %r", kind)
 
