@@ -13,7 +13,8 @@ client → server
     (message_id, body), ``message.delete`` (message_id, reason?), ``read`` (group_id,
     message_id), ``sync`` (group_id, after, limit?), ``ping``; each may carry a ``ref``.
 
-Close codes: 4401 not authenticated (also when the socket's token is revoked or its session logs out), 4008 too slow to keep up (reconnect and sync),
+Close codes: 4401 not authenticated (also when the socket's token is revoked or its
+session logs out), 4008 too slow to keep up (reconnect and sync),
 1011/1012 real-time bus unavailable / restarted.
 """
 
