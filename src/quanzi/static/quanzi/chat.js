@@ -387,11 +387,17 @@
       }
       handleEvent(data);
     });
-    socket.addEventListener("close", function () {
+    socket.addEventListener("close", function (event) {
       clearInterval(pingTimer);
       socket = null;
       if (removed) return;
       setConnection("offline");
+      if (event.code === 4401) {
+        // Signed out (logout elsewhere in this session, or the session expired): reload,
+        // which sends the browser to the login page instead of retrying for ever.
+        setTimeout(function () { location.reload(); }, 1000);
+        return;
+      }
       scheduleReconnect();
     });
   }
