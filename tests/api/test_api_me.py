@@ -67,7 +67,7 @@ def _upload(user, data: bytes, name: str = "me.png"):
     )
 
 
-def test_avatar_upload_is_reencoded_and_bounded(owner, media):
+def test_avatar_upload_is_reencoded_and_bounded(owner, media, django_capture_on_commit_callbacks):
     r = _upload(owner, _image_bytes("JPEG"), "photo.jpg")
     assert r.status_code == 200, r.json()
     owner.refresh_from_db()
@@ -76,10 +76,14 @@ def test_avatar_upload_is_reencoded_and_bounded(owner, media):
         assert stored.format == "PNG" and max(stored.size) <= 512
     first = owner.avatar.path
 
-    assert _upload(owner, _image_bytes()).status_code == 200
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        assert _upload(owner, _image_bytes()).status_code == 200
     owner.refresh_from_db()
     assert owner.avatar.path != first
-    assert not (media / first).exists()  # the replaced file is removed
+    assert (media / first).exists()  # kept until the change commits: a rollback must not lose it
+    for callback in pending:
+        callback()
+    assert not (media / first).exists()  # the replaced file is removed after commit
 
 
 def test_avatar_rejects_non_images_and_oversize(owner, media, settings):

@@ -51,6 +51,10 @@ MATRIX = {
         "post", False, lambda w: [w.slug],
         {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 403, "admin": 302, "owner": 302},
     ),
+    "circle_avatar": (
+        "post", False, lambda w: [w.slug],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 403, "admin": 302, "owner": 302},
+    ),
     "join_request_decide": (
         "post", True, lambda w: [w.slug, w.request_id], {"anon": LOGIN, "outsider": 404, **MODS_UP},
     ),

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from quanzi.core.errors import InvalidInput, NotFound
 from quanzi.core.events import EventType, emit
 from quanzi.core.ids import as_db_id
+from quanzi.core.images import reencode_image
 
 from .credentials import token_credential
 from .models import ApiToken, User, hash_token
@@ -99,19 +100,27 @@ def do_revoke_token(*, user: User, token_id: int) -> ApiToken:
     return token
 
 
-def do_set_avatar(*, user: User, image=None) -> User:
-    """Replace (or with ``image=None`` remove) the avatar.
+def do_set_avatar(*, user: User, upload=None) -> User:
+    """Replace the avatar with the uploaded picture, or with ``upload=None`` remove it.
 
-    ``image`` must already be validated and re-encoded (``accounts.forms.reencode_avatar``);
-    the old file is deleted so avatars don't pile up in storage.
+    The upload is validated and re-encoded by ``core.images.reencode_image`` before
+    anything is written (``InvalidInput`` ``avatar_too_large`` / ``invalid_image``), and
+    outside the transaction: decoding takes tens of milliseconds, too long to hold
+    SQLite's write lock. The old file is deleted only once the change has committed, so a
+    rolled-back change never leaves the row pointing at a deleted file.
     """
-    old = user.avatar.name if user.avatar else ""
-    if image is None:
-        user.avatar = ""
+    image = reencode_image(upload) if upload is not None else None
+    with transaction.atomic():
+        old = User.objects.select_for_update().only("avatar").get(id=user.id).avatar.name or ""
+        if image is None and not old:
+            user.avatar = ""
+            return user
+        if image is None:
+            user.avatar = ""
+        else:
+            user.avatar.save(image.name, image, save=False)
         user.save(update_fields=["avatar"])
-    else:
-        user.avatar.save(image.name, image, save=False)
-        user.save(update_fields=["avatar"])
-    if old and old != user.avatar.name:
-        user.avatar.storage.delete(old)
+        if old and old != user.avatar.name:
+            storage = user.avatar.storage
+            transaction.on_commit(lambda: storage.delete(old))
     return user

@@ -1,52 +1,14 @@
-"""Profile form: parses input and turns an uploaded avatar into a safe, re-encoded image."""
+"""Profile form: parses input; an uploaded avatar is checked by the shared ``core.images`` function."""
 
 from __future__ import annotations
 
-import io
-import secrets
-
 from django import forms
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.utils.translation import gettext_lazy as _
-from PIL import Image, UnidentifiedImageError
 
+from quanzi.core.errors import InvalidInput
+from quanzi.core.images import ACCEPT, reencode_image
 from quanzi.web.forms import timezone_choices
-
-AVATAR_SIZE = 256
-AVATAR_MAX_PIXELS = 25_000_000
-AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
-
-
-def reencode_avatar(upload) -> ContentFile:
-    """Check the upload by its content (not its name) and re-encode it as a small PNG.
-
-    Re-encoding drops metadata and anything smuggled after the pixels; the stored file
-    name is random, so no user-controlled path reaches the storage.
-    """
-    if upload.size > settings.AVATAR_MAX_BYTES:
-        raise forms.ValidationError(
-            _("The image is too large (at most %(mb)d MB).") % {"mb": settings.AVATAR_MAX_BYTES // (1024 * 1024)}
-        )
-    try:
-        upload.seek(0)
-        with Image.open(upload) as probe:
-            if probe.format not in AVATAR_FORMATS:
-                raise forms.ValidationError(_("Upload a PNG, JPEG, GIF or WebP image."))
-            width, height = probe.size
-            if width * height > AVATAR_MAX_PIXELS:
-                raise forms.ValidationError(_("The image has too many pixels."))
-            probe.verify()
-        upload.seek(0)
-        with Image.open(upload) as image:
-            image.seek(0)
-            image = image.convert("RGBA")
-            image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))
-            out = io.BytesIO()
-            image.save(out, format="PNG", optimize=True)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise forms.ValidationError(_("This file is not a valid image."))
-    return ContentFile(out.getvalue(), name=f"{secrets.token_hex(12)}.png")
 
 
 class ProfileForm(forms.Form):
@@ -54,7 +16,11 @@ class ProfileForm(forms.Form):
     bio = forms.CharField(label=_("About you"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
     timezone = forms.ChoiceField(label=_("Time zone"), choices=timezone_choices)
-    avatar = forms.ImageField(label=_("Avatar"), required=False, help_text=_("PNG, JPEG, GIF or WebP, up to 2 MB."))
+    # A plain file field: the content is judged by core.images alone, not also by Django's ImageField.
+    avatar = forms.FileField(
+        label=_("Avatar"), required=False, help_text=_("PNG, JPEG, GIF or WebP, up to 2 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
+    )
     remove_avatar = forms.BooleanField(label=_("Remove the current avatar"), required=False)
 
     ERROR_FIELDS = {
@@ -62,13 +28,20 @@ class ProfileForm(forms.Form):
         "invalid_bio": "bio",
         "invalid_language": "language",
         "invalid_timezone": "timezone",
+        "invalid_image": "avatar",
+        "avatar_too_large": "avatar",
     }
 
     def clean_avatar(self):
+        """A refused picture is a form error before anything is saved; the view hands the
+        re-encoded file to ``do_set_avatar``, which checks it again through the same function."""
         upload = self.cleaned_data.get("avatar")
         if not upload:
             return None
-        return reencode_avatar(upload)
+        try:
+            return reencode_image(upload)
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
 
     def add_domain_error(self, exc) -> None:
         self.add_error(self.ERROR_FIELDS.get(exc.code), exc.message)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import io
-import secrets
-
-from django.conf import settings
 from django.contrib.auth import authenticate
-from django.core.files.base import ContentFile
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Router, Status
 from ninja.files import UploadedFile
-from PIL import Image, UnidentifiedImageError
 
 from quanzi.accounts import actions as account_actions
 from quanzi.accounts.models import User
 from quanzi.accounts.selectors import api_tokens
-from quanzi.core.errors import InvalidInput, NotAuthenticated
+from quanzi.core.errors import NotAuthenticated
 
 from .auth import (
     OPTIONAL_AUTH,
@@ -99,56 +93,15 @@ def update_me(request: HttpRequest, payload: MePatch):
     return me_out(user)
 
 
-AVATAR_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
-AVATAR_MAX_PIXELS = 40_000_000  # decompression-bomb guard, checked before decoding
-AVATAR_SIZE = 512
-
-
-def _normalised_avatar(upload: UploadedFile) -> bytes:
-    """Decode, bound and re-encode the image as PNG: strips metadata and anything smuggled in."""
-    if upload.size is None or upload.size > settings.AVATAR_MAX_BYTES:
-        raise InvalidInput(
-            _("The image is larger than %(mb).1f MB.") % {"mb": settings.AVATAR_MAX_BYTES / 1_048_576},
-            code="avatar_too_large",
-        )
-    data = upload.read(settings.AVATAR_MAX_BYTES + 1)
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.format not in AVATAR_FORMATS:
-                raise InvalidInput(_("Use a PNG, JPEG, GIF or WebP image."), code="invalid_image")
-            if probe.width * probe.height > AVATAR_MAX_PIXELS:
-                raise InvalidInput(_("The image has too many pixels."), code="invalid_image")
-            probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.seek(0)
-            image = image.convert("RGBA")
-            image.thumbnail((AVATAR_SIZE, AVATAR_SIZE))
-            out = io.BytesIO()
-            image.save(out, format="PNG", optimize=True)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError):
-        raise InvalidInput(_("The file is not a readable image."), code="invalid_image")
-    return out.getvalue()
-
-
 @router.post("/me/avatar", response=errors_for({200: MeOut}))
 def upload_avatar(request: HttpRequest, file: File[UploadedFile]):
-    """Upload a profile picture (multipart field `file`); stored as a PNG of at most 512×512."""
-    user = current_user(request)
-    png = _normalised_avatar(file)
-    old = user.avatar.name if user.avatar else None
-    user.avatar.save(f"{user.id}-{secrets.token_hex(6)}.png", ContentFile(png), save=False)
-    user.save(update_fields=["avatar"])
-    if old:
-        user.avatar.storage.delete(old)
+    """Upload a profile picture (multipart field `file`): PNG, JPEG, GIF or WebP; stored as a PNG of at most
+    512×512 without metadata. Errors: `avatar_too_large`, `invalid_image`."""
+    user = account_actions.do_set_avatar(user=current_user(request), upload=file)
     return me_out(user)
 
 
 @router.delete("/me/avatar", response=errors_for({200: MeOut}))
 def delete_avatar(request: HttpRequest):
-    user = current_user(request)
-    if user.avatar:
-        name = user.avatar.name
-        user.avatar = ""
-        user.save(update_fields=["avatar"])
-        user.avatar.storage.delete(name)
+    user = account_actions.do_set_avatar(user=current_user(request), upload=None)
     return me_out(user)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Status
+from ninja import File, Query, Router, Status
+from ninja.files import UploadedFile
 
 from quanzi.circles import actions, rules, selectors
 from quanzi.circles.access import access_circle, access_join_request, get_membership
@@ -128,6 +129,25 @@ def update_circle(request: HttpRequest, slug: str, payload: CirclePatch):
     circle, _membership = member_circle(request, slug)
     fields = payload.dict(exclude_unset=True)
     actions.do_update_circle(actor=user, circle=circle, **fields)
+    return _fresh_detail(circle.id, user)
+
+
+@router.post("/circles/{slug}/avatar", response=errors_for({200: CircleDetailOut}))
+def upload_circle_avatar(request: HttpRequest, slug: str, file: File[UploadedFile]):
+    """Set the circle's picture (admins; multipart field `file`): PNG, JPEG, GIF or WebP, stored as a PNG of
+    at most 512×512 without metadata. Errors: `avatar_too_large`, `invalid_image`."""
+    user = current_user(request)
+    circle, _membership = member_circle(request, slug)
+    actions.do_set_circle_avatar(actor=user, circle=circle, upload=file)
+    return _fresh_detail(circle.id, user)
+
+
+@router.delete("/circles/{slug}/avatar", response=errors_for({200: CircleDetailOut}))
+def delete_circle_avatar(request: HttpRequest, slug: str):
+    """Remove the circle's picture (admins)."""
+    user = current_user(request)
+    circle, _membership = member_circle(request, slug)
+    actions.do_set_circle_avatar(actor=user, circle=circle, upload=None)
     return _fresh_detail(circle.id, user)
 
 

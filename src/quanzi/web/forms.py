@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from quanzi.circles.models import JoinMode, Role, Visibility
+from quanzi.core.images import ACCEPT
 
 
 @cache
@@ -77,6 +78,15 @@ class CircleSettingsForm(CircleFieldsForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("Sent to every new member. Placeholders: {name}, {circle}, {rules}."),
+    )
+
+
+class CircleAvatarForm(forms.Form):
+    """The circle's picture; its content is judged by ``core.images`` in the action."""
+
+    avatar = forms.FileField(
+        label=_("New picture"), help_text=_("PNG, JPEG, GIF or WebP, up to 2 MB."),
+        widget=forms.FileInput(attrs={"accept": ACCEPT}),
     )
 
 

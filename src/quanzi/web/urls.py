@@ -12,6 +12,7 @@ circle_patterns = [
     path("members/", views.members, name="members"),
     path("members/<int:user_id>/<slug:action>/", views.member_action, name="member_action"),
     path("settings/", views.circle_settings, name="circle_settings"),
+    path("settings/avatar/", views.circle_avatar, name="circle_avatar"),
     path("groups/new/", views.group_create, name="group_create"),
     path("audit/", views.audit_log, name="audit"),
     path("requests/", views.join_requests, name="join_requests"),

@@ -569,9 +569,32 @@ def circle_settings(request: HttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "groups": groups,
         "group_form": forms.GroupCreateForm(),
+        "avatar_form": forms.CircleAvatarForm(),
         "follow": circle_selectors.channel_follow_stats(circle),
     }
     return render(request, "web/circle_settings.html", context, status=status)
+
+
+@login_required
+@require_POST
+def circle_avatar(request: HttpRequest, slug: str) -> HttpResponse:
+    """Upload the circle's picture, or remove it (``remove``), from the settings page."""
+    circle, membership = _circle(request, slug, require_member=True)
+    _require(rules.check_manage_circle, membership)
+    remove = "remove" in request.POST
+    form = forms.CircleAvatarForm(request.POST, request.FILES)
+    if not remove and not form.is_valid():
+        messages.error(request, _first_error(form))
+        return redirect("circle_settings", slug=circle.slug)
+    try:
+        circle_actions.do_set_circle_avatar(
+            actor=request.user, circle=circle, upload=None if remove else form.cleaned_data["avatar"]
+        )
+    except QuanziError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Circle picture removed.") if remove else _("Circle picture saved."))
+    return redirect("circle_settings", slug=circle.slug)
 
 
 @login_required
@@ -798,9 +821,9 @@ def profile(request: HttpRequest) -> HttpResponse:
                 form.add_domain_error(exc)
             else:
                 if data["avatar"] is not None:
-                    account_actions.do_set_avatar(user=user, image=data["avatar"])
+                    account_actions.do_set_avatar(user=user, upload=data["avatar"])
                 elif data["remove_avatar"] and user.avatar:
-                    account_actions.do_set_avatar(user=user, image=None)
+                    account_actions.do_set_avatar(user=user, upload=None)
                 messages.success(request, _("Profile saved."))
                 response = redirect("profile")
                 # The language just chosen wins over an older language-switch cookie.
