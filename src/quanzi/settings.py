@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "quanzi.accounts",
     "quanzi.circles",
     "quanzi.chat",
+    "quanzi.ledger",
     "quanzi.realtime",
     "quanzi.api",
     "quanzi.web",
