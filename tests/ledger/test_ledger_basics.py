@@ -125,6 +125,7 @@ def test_entries_and_transactions_cannot_be_changed_or_deleted(clearing, pending
         txn.save,
         txn.delete,
         pending.delete,
+        pending.save,
         lambda: Entry.objects.filter(pk=entry.pk).update(amount=2),
         lambda: Entry.objects.all().delete(),
         lambda: Transaction.objects.update(memo="x"),
@@ -146,3 +147,15 @@ def test_ledger_verify_command_reports_a_tampered_balance(clearing, pending, cap
     out = capsys.readouterr().out
     assert f"account {pending.pk}" in out and "699" in out and "700" in out
     assert currency_totals() == {"CNY": -1}
+
+
+def test_admin_shows_the_ledger_read_only(admin_client, clearing, pending):
+    txn = post_transaction(kind="payment", legs=[(clearing, -42), (pending, 42)], idempotency_key="adm")
+    for url in ("/admin/ledger/account/", "/admin/ledger/transaction/", f"/admin/ledger/transaction/{txn.pk}/change/"):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+    assert b"adm" in admin_client.get("/admin/ledger/transaction/").content
+    assert admin_client.get("/admin/ledger/transaction/add/").status_code == 403
+    response = admin_client.post(f"/admin/ledger/transaction/{txn.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Transaction.objects.filter(pk=txn.pk).exists()

@@ -98,6 +98,13 @@ class Account(models.Model):
     def __str__(self) -> str:
         return f"{self.kind}#{self.pk} ({self.currency})"
 
+    def save(self, *args, **kwargs) -> None:
+        # The cached balance moves only with entries (``services`` updates it with F() in the
+        # posting's transaction); a save() of a loaded object could write a stale or invented one.
+        if not self._state.adding:
+            raise Conflict(f"Ledger account {self.pk} changes only through ledger postings", code="ledger_immutable")
+        super().save(*args, **kwargs)
+
     def delete(self, *args, **kwargs):
         raise Conflict(f"Ledger account {self.pk} cannot be deleted", code="ledger_immutable")
 
