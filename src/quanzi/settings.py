@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "quanzi.circles",
     "quanzi.chat",
     "quanzi.ledger",
+    "quanzi.payments",
     "quanzi.realtime",
     "quanzi.api",
     "quanzi.web",
@@ -279,6 +280,15 @@ QUANZI_MESSAGE_MAX_LENGTH = 4000
 QUANZI_EDIT_WINDOW_SECONDS = int(os.environ.get("QUANZI_EDIT_WINDOW_SECONDS", str(15 * 60)))
 QUANZI_PAGE_SIZE = 50
 QUANZI_DEMO_PASSWORD = os.environ.get("QUANZI_DEMO_PASSWORD", "")
+
+# Payments (docs/money.md). The sandbox provider takes test payments with no network: switch it off in
+# production (e.g. QUANZI_PAYMENT_PROVIDERS=stripe,manual).
+QUANZI_PAYMENT_PROVIDERS = env_list("QUANZI_PAYMENT_PROVIDERS", "sandbox,manual")
+QUANZI_PLATFORM_FEE_BPS = int(os.environ.get("QUANZI_PLATFORM_FEE_BPS", "500"))  # basis points: 500 = 5%
+QUANZI_STRIPE_SECRET_KEY = os.environ.get("QUANZI_STRIPE_SECRET_KEY", "")
+QUANZI_STRIPE_WEBHOOK_SECRET = os.environ.get("QUANZI_STRIPE_WEBHOOK_SECRET", "")
+# Absolute address of this site, for links that leave it (Stripe's return URLs).
+QUANZI_SITE_URL = os.environ.get("QUANZI_SITE_URL", "http://localhost:8000")
 
 LOGGING = {
     "version": 1,

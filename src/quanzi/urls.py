@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", api.urls),
+    path("payments/", include("quanzi.payments.urls")),
     path("", include("quanzi.web.urls")),
 ]
 

@@ -204,7 +204,8 @@ def test_every_documented_operation_refuses_anonymous(db, method):
     doc = Client().get("/api/openapi.json").json()
     public = {("post", "/api/auth/tokens"), ("get", "/api/invites/{code}")}
     fillers = {"slug": "x", "user_id": "1", "code": "x", "token_id": "1", "invite_id": "1",
-               "request_id": "1", "group_id": "1", "message_id": "1"}
+               "request_id": "1", "group_id": "1", "message_id": "1", "plan_id": "1", "public_id": "x",
+               "payout_id": "1"}
     client = ApiClient()
     checked = 0
     for path, ops in doc["paths"].items():

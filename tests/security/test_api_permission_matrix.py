@@ -75,6 +75,7 @@ class Row:
     params: Params  # path parameters, plus "?" for a query string
     body: Callable[[World, str], Any] | None = None
     public: tuple[str, ...] | None = None  # the answers when the circle is public, if they differ
+    headers: dict[str, str] | None = None  # extra request headers (e.g. Idempotency-Key)
 
     @property
     def key(self) -> str:
@@ -289,6 +290,123 @@ ROWS: list[Row] = [
         (U401, M404, M404, M404, M404, ROLE, ROLE, OK, OK, OK), message(lambda w, a: w.pinned)),
 ]
 
+
+
+# --- money: plans, orders, refunds, wallet, revenue, payouts ---------------------------------------------------
+# Objects are made inside each actor's savepoint (rolled back), so the world itself stays free of charge.
+
+
+def _plan(w: World):
+    from quanzi.payments.models import PricePlan
+
+    return PricePlan.objects.create(circle=w.circle, name="Monthly", kind="monthly", amount=1999, currency="CNY")
+
+
+def _order(w: World, owner: str, *, provider: str = "sandbox", paid: bool = False):
+    from quanzi.payments import actions as payment_actions
+    from quanzi.payments.models import Order
+
+    order = Order.objects.create(user=w.users[owner], circle=w.circle, plan=_plan(w), amount=1999, currency="CNY",
+                                 provider=provider, idempotency_key=f"matrix-{owner}")
+    return payment_actions.do_mark_order_paid(order=order) if paid else order
+
+
+def _own(actor: str) -> str:
+    return "victim" if actor == "anon" else actor
+
+
+def _funded_payout(w: World) -> int:
+    """The circle has 10.00 available and the owner asked for 1.00 of it."""
+    from quanzi.ledger import services as ledger
+    from quanzi.payments import actions as payment_actions
+
+    ledger.post_transaction(
+        kind="test.funding", idempotency_key=f"matrix-funding-{w.circle.id}", legs=[
+            (ledger.get_account("provider_clearing", currency="CNY", provider="sandbox"), -1000),
+            (ledger.get_account("circle_available", currency="CNY", circle=w.circle), 1000),
+        ])
+    return payment_actions.do_request_payout(actor=w.users["owner"], circle=w.circle, amount=100).id
+
+
+def _as_staff(w: World, actor: str) -> None:
+    from quanzi.accounts.models import User
+
+    if actor != "anon":
+        User.objects.filter(id=w.uid(actor)).update(is_staff=True)
+
+
+def _fund(w: World) -> dict:
+    from quanzi.ledger import services as ledger
+
+    ledger.post_transaction(
+        kind="test.funding", idempotency_key=f"matrix-funding-{w.circle.id}", legs=[
+            (ledger.get_account("provider_clearing", currency="CNY", provider="sandbox"), -1000),
+            (ledger.get_account("circle_available", currency="CNY", circle=w.circle), 1000),
+        ])
+    return {"slug": w.circle.slug}
+
+
+KEY = {"Idempotency-Key": "matrix-key-1"}
+O404 = "404 order_not_found"
+STAFF = "403 staff_only"
+NOKEY = "400 idempotency_key_required"
+MEMB = "409 already_member"
+
+ROWS += [
+    #                                 anon  outs  other banned kicked member muted  mod   admin owner
+    Row("GET", "/circles/{slug}/plans", "", (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK), slug,
+        public=(U401, OK, OK, OK, OK, OK, OK, OK, OK, OK)),
+    Row("GET", "/circles/{slug}/plans", "with archived", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK),
+        lambda w, a: {"slug": w.circle.slug, "?": "include_archived=true"},
+        public=(U401, NOTM, NOTM, NOTM, NOTM, ROLE, ROLE, ROLE, OK, OK)),
+    Row("POST", "/circles/{slug}/plans", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, NEW, NEW), slug,
+        body({"name": "Monthly", "kind": "monthly", "amount": 1999})),
+    Row("PATCH", "/circles/{slug}/plans/{plan_id}", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK),
+        lambda w, a: {"slug": w.circle.slug, "plan_id": _plan(w).id}, body({"amount": 2999})),
+    Row("DELETE", "/circles/{slug}/plans/{plan_id}", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK),
+        lambda w, a: {"slug": w.circle.slug, "plan_id": _plan(w).id}),
+    Row("GET", "/circles/{slug}/payment-settings", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK),
+        slug),
+    Row("PATCH", "/circles/{slug}/payment-settings", "",
+        (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK), slug, body({"refund_window_hours": 48})),
+    # Paying: members already belong (free access, no paid_until); outsiders may pay for a public circle.
+    Row("POST", "/circles/{slug}/orders", "", (U401, C404, C404, C404, C404, MEMB, MEMB, MEMB, MEMB, MEMB),
+        lambda w, a: {"slug": w.circle.slug, "_": _plan(w)}, lambda w, a: {"plan_id": w.circle.price_plans.get().id},
+        public=(U401, NEW, NEW, BAN, NEW, MEMB, MEMB, MEMB, MEMB, MEMB), headers=KEY),
+    Row("POST", "/circles/{slug}/orders", "no Idempotency-Key",
+        (U401, C404, C404, C404, C404, NOKEY, NOKEY, NOKEY, NOKEY, NOKEY),
+        lambda w, a: {"slug": w.circle.slug, "_": _plan(w)}, lambda w, a: {"plan_id": w.circle.price_plans.get().id},
+        public=(U401, NOKEY, NOKEY, NOKEY, NOKEY, NOKEY, NOKEY, NOKEY, NOKEY, NOKEY)),
+    Row("GET", "/orders", "", (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK), none),
+    Row("GET", "/orders/{public_id}", "own", (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK),
+        lambda w, a: {"public_id": _order(w, _own(a)).public_id}),
+    Row("GET", "/orders/{public_id}", "a member's", (U401, O404, O404, O404, O404, O404, O404, O404, OK, OK),
+        lambda w, a: {"public_id": _order(w, "victim").public_id}),
+    Row("POST", "/orders/{public_id}/refund", "own, paid", (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK),
+        lambda w, a: {"public_id": _order(w, _own(a), paid=True).public_id}, headers=KEY),
+    Row("POST", "/orders/{public_id}/refund", "a member's, paid",
+        (U401, O404, O404, O404, O404, O404, O404, O404, OK, OK),
+        lambda w, a: {"public_id": _order(w, "victim", paid=True).public_id}, headers=KEY),
+    Row("POST", "/orders/{public_id}/confirm", "a member's manual order",
+        (U401, O404, O404, O404, O404, O404, O404, O404, OK, OK),
+        lambda w, a: {"public_id": _order(w, "victim", provider="manual").public_id}, headers=KEY),
+    Row("GET", "/me/wallet", "", (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK), none),
+    Row("GET", "/circles/{slug}/revenue", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK), slug),
+    Row("GET", "/circles/{slug}/payouts", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK), slug),
+    Row("POST", "/circles/{slug}/payouts", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, ROLE, NEW),
+        lambda w, a: _fund(w), body({"amount": 500}), headers=KEY),
+    # Instance staff decide payouts; no circle role is enough (and non-staff can't probe payout ids).
+    Row("POST", "/payouts/{payout_id}/paid", "", (U401, STAFF, STAFF, STAFF, STAFF, STAFF, STAFF, STAFF, STAFF,
+                                                  STAFF), lambda w, a: {"payout_id": _funded_payout(w)}, headers=KEY),
+    Row("POST", "/payouts/{payout_id}/paid", "by staff", (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK),
+        lambda w, a: {"payout_id": _funded_payout(w), "_": _as_staff(w, a)}, headers=KEY),
+    Row("POST", "/payouts/{payout_id}/reject", "", (U401, STAFF, STAFF, STAFF, STAFF, STAFF, STAFF, STAFF, STAFF,
+                                                    STAFF), lambda w, a: {"payout_id": _funded_payout(w)},
+        headers=KEY),
+    Row("POST", "/payouts/{payout_id}/reject", "by staff", (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK),
+        lambda w, a: {"payout_id": _funded_payout(w), "_": _as_staff(w, a)}, headers=KEY),
+]
+
 # The catch-all that answers JSON for unknown /api/ paths: the same 404 for everyone.
 ROWS += [
     Row(method, "/{path:unknown}", "", (ANY404,) * len(ACTORS), lambda w, a: {"path": "no/such/thing"})
@@ -334,12 +452,14 @@ def _png() -> bytes:
 
 def _url(row: Row, params: dict[str, Any]) -> str:
     query = params.pop("?", "")
+    params.pop("_", None)  # a value computed only for its side effect (an object the row needs)
     path = re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", row.path).format(**params)
     return "/api" + path + (f"?{query}" if query else "")
 
 
 def _call(client: Client, row: Row, world: World, actor: str):
     headers = {"Authorization": f"Bearer {world.tokens[actor]}"} if actor != "anon" else {}
+    headers.update(row.headers or {})
     url = _url(row, row.params(world, actor))
     data = row.body(world, actor) if row.body else None
     method = getattr(client, row.method.lower())

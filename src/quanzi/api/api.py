@@ -15,6 +15,7 @@ from .chat import router as chat_router
 from .circles import router as circles_router
 from .errors import error_body, install_error_handlers
 from .parser import ObjectJSONParser
+from .payments import router as payments_router
 
 api = NinjaAPI(
     title="Quanzi API",
@@ -32,6 +33,7 @@ install_error_handlers(api)
 api.add_router("", accounts_router)
 api.add_router("", circles_router)
 api.add_router("", chat_router)
+api.add_router("", payments_router)
 
 # Registered last, so it only catches paths no router claimed: clients get the JSON error
 # shape for a mistyped URL too, not Django's HTML 404 page.

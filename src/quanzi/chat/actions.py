@@ -197,13 +197,13 @@ def do_leave_group(*, user, group: Group) -> None:
 # the way the ORM converts them (``_from_db_datetime``).
 
 
-_MEMBERSHIP_COLUMNS = ("id", "circle_id", "user_id", "role", "status", "muted_until")  # as selected below
+_MEMBERSHIP_COLUMNS = ("id", "circle_id", "user_id", "role", "status", "muted_until", "paid_until")  # as below
 
 # {table} names are filled in from the models; {lock_*} are the row locks on PostgreSQL.
 _SEND_SQL = {
     # The membership row is locked first, as in every circle action. It is reached through the
     # group, so the caller's group needs nothing but its id.
-    "membership": "SELECT m.id, m.circle_id, m.user_id, m.role, m.status, m.muted_until FROM {group} g"
+    "membership": "SELECT m.id, m.circle_id, m.user_id, m.role, m.status, m.muted_until, m.paid_until FROM {group} g"
     " JOIN {membership} m ON m.circle_id = g.circle_id WHERE g.id = %s AND m.user_id = %s{lock_m}",
     "client_id": "SELECT id FROM {message} WHERE group_id = %s AND author_id = %s AND client_id = %s"
     " ORDER BY id LIMIT 1",
@@ -252,6 +252,7 @@ def _membership_from_row(row: tuple) -> Membership:
     """The sender's membership with the columns the rules read; any other field loads on access."""
     values = dict(zip(_MEMBERSHIP_COLUMNS, row, strict=True))
     values["muted_until"] = _from_db_datetime(values["muted_until"])
+    values["paid_until"] = _from_db_datetime(values["paid_until"])
     fields = [f.attname for f in Membership._meta.concrete_fields if f.attname in values]
     return Membership.from_db(connection.alias, fields, [values[name] for name in fields])
 

@@ -329,6 +329,7 @@ def _activate_membership(circle: Circle, user, *, invite: Invite | None, existin
         membership.invite = invite
         membership.joined_at = now
         membership.left_at = None
+        membership.paid_until = None
         membership.follows_channel = False
         membership.onboarding_done = False
         membership.save()
@@ -362,6 +363,8 @@ def do_join_circle(*, user, circle: Circle, invite: Invite | None = None, messag
         raise Conflict(_("You are already a member of this circle."), code="already_member")
     if existing is not None and existing.status == MembershipStatus.BANNED:
         raise Forbidden(_("You are banned from this circle."), code="banned")
+    if _requires_payment(circle):
+        raise Forbidden(_("This circle is paid: choose a plan and pay to join."), code="payment_required")
     if invite is not None:
         invite = Invite.objects.select_for_update().get(id=invite.id)
         if invite.circle_id != circle.id:
@@ -375,6 +378,57 @@ def do_join_circle(*, user, circle: Circle, invite: Invite | None = None, messag
         _consume_invite(invite)
     membership = _activate_membership(circle, user, invite=invite, existing=existing)
     return JoinResult(membership=membership)
+
+
+def _requires_payment(circle: Circle) -> bool:
+    # Imported here: payments builds on circles, and circles only asks it this one question.
+    from quanzi.payments.selectors import requires_payment
+
+    return requires_payment(circle)
+
+
+@transaction.atomic
+def grant_paid_membership(
+    *, circle: Circle, user, paid_until: datetime | None, invite: Invite | None = None
+) -> Membership:
+    """Let a payer in (or move an active member's paid-through date): payments' way into a circle.
+
+    A new or returning member goes through the same activation as a join (seats, welcome,
+    ``member.joined``); ``paid_until=None`` is a lifetime membership. A usable invite is
+    counted; a used-up one no longer matters once the payment is made. Banned users stay out.
+    """
+    circle = Circle.objects.select_for_update(of=("self",)).select_related("main_group").get(id=circle.id)
+    existing = _lock_membership(circle, user)
+    if existing is not None and existing.status == MembershipStatus.BANNED:
+        raise Forbidden(_("You are banned from this circle."), code="banned")
+    if existing is not None and existing.status == MembershipStatus.ACTIVE:
+        membership = existing
+    else:
+        if invite is not None:
+            invite = Invite.objects.select_for_update().filter(id=invite.id, circle=circle).first()
+            if invite is not None and invite.usable_reason() is None:
+                _consume_invite(invite)
+            else:
+                invite = None
+        membership = _activate_membership(circle, user, invite=invite, existing=existing)
+    membership.paid_until = paid_until
+    membership.save(update_fields=["paid_until"])
+    return membership
+
+
+@transaction.atomic
+def end_paid_membership(*, circle: Circle, user, reason: str) -> Membership | None:
+    """Paid access is over (a refund, or expiry in a circle that removes expired members): the member
+    leaves (status ``left``), as if they had left themself. The owner is never removed this way."""
+    circle = Circle.objects.select_for_update().get(id=circle.id)
+    membership = _lock_membership(circle, user)
+    if not rules.is_active(membership) or membership.role == Role.OWNER:
+        return membership
+    _deactivate(circle, membership, MembershipStatus.LEFT)
+    membership.paid_until = None
+    membership.save(update_fields=["paid_until"])
+    emit(EventType.MEMBER_LEFT, circle=circle, actor_id=user.id, target_user_id=user.id, data={"reason": reason})
+    return membership
 
 
 def access_invite(code: str) -> Invite:

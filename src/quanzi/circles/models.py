@@ -36,6 +36,13 @@ class JoinMode(models.TextChoices):
 DEFAULT_WELCOME = "Welcome to {circle}, {name}! Please read the rules:\n\n{rules}"
 
 
+class ExpiryAction(models.TextChoices):
+    """What happens to a paid member whose paid-through date passes without renewal."""
+
+    READ_ONLY = "read_only", _("Member becomes read-only")
+    REMOVE = "remove", _("Member is removed")
+
+
 class Circle(models.Model):
     name = models.CharField(_("name"), max_length=80)
     slug = models.SlugField(_("slug"), max_length=64, unique=True, allow_unicode=False)
@@ -58,6 +65,15 @@ class Circle(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     member_count = models.PositiveIntegerField(default=0)
+    # Paid circles (quanzi.payments): prices are in this currency; a payment can be refunded for
+    # refund_window_hours; expiry_action applies when a paid membership runs out.
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    refund_window_hours = models.PositiveIntegerField(_("refund window (hours)"), default=72)
+    expiry_action = models.CharField(
+        _("when a paid membership expires"), max_length=16, choices=ExpiryAction.choices,
+        default=ExpiryAction.READ_ONLY,
+    )
+    renewal_reminder_days = models.PositiveIntegerField(_("renewal reminder (days before expiry)"), default=3)
 
     class Meta:
         ordering = ["-id"]
@@ -87,6 +103,8 @@ class Membership(models.Model):
     invite = models.ForeignKey("Invite", null=True, blank=True, on_delete=models.SET_NULL, related_name="memberships")
     joined_at = models.DateTimeField(default=timezone.now)
     left_at = models.DateTimeField(null=True, blank=True)
+    # Paid through this moment; null for free and lifetime memberships.
+    paid_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["circle", "user"], name="uniq_membership")]

@@ -150,6 +150,41 @@ def check_leave(membership: Membership | None) -> None:
         raise Forbidden(_("The owner must transfer ownership before leaving."), code="owner_cannot_leave")
 
 
+def paid_membership_expired(membership: Membership | None, now: datetime | None = None) -> bool:
+    """A paid membership whose paid-through date has passed (lifetime and free ones have none).
+
+    Such a member reads but cannot post: with the circle's expiry action ``read_only`` until
+    they renew, with ``remove`` until the expiry task removes them.
+    """
+    return membership is not None and membership.paid_until is not None and membership.paid_until <= (
+        now or timezone.now()
+    )
+
+
+def check_manage_payments(actor: Membership | None) -> None:
+    """Price plans, payment settings, confirming manual payments, the revenue page (admins and owner)."""
+    require_role(actor, Role.ADMIN)
+
+
+def check_request_payout(actor: Membership | None) -> None:
+    """Only the owner asks for the circle's revenue to be paid out."""
+    require_role(actor, Role.OWNER)
+
+
+def check_refund_order(actor: Membership | None, *, is_payer: bool, within_window: bool) -> None:
+    """The payer, or a circle admin, may refund a payment while its refund window is open."""
+    if not is_payer:
+        require_role(actor, Role.ADMIN)
+    if not within_window:
+        raise Forbidden(_("The refund window for this payment has passed."), code="refund_window_passed")
+
+
+def check_instance_staff(user) -> None:
+    """Marking payouts paid or rejected is for the instance's staff, not any circle role."""
+    if user is None or not getattr(user, "is_active", False) or not getattr(user, "is_staff", False):
+        raise Forbidden(_("Only the instance's staff may do this."), code="staff_only")
+
+
 def check_mention_all(actor: Membership | None) -> None:
     if not has_role(actor, Role.ADMIN):
         raise Forbidden(_("Only admins and the owner may use @all."), code="mention_all_forbidden")
@@ -168,6 +203,8 @@ def check_can_post(
         raise Forbidden(_("You are not a member of this circle."), code="not_member")
     if group_kind == "channel" and not has_role(actor, Role.ADMIN):
         raise Forbidden(_("Only admins post in the announcement channel."), code="channel_admins_only")
+    if paid_membership_expired(actor, now):
+        raise Forbidden(_("Your paid membership has expired; renew it to post again."), code="membership_expired")
     if actor.muted_until is not None and actor.muted_until > now:
         local = timezone.localtime(actor.muted_until)
         raise Forbidden(

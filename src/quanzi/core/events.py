@@ -54,6 +54,20 @@ class EventType(StrEnum):
     MESSAGE_UNPINNED = "message.unpinned"
     NOTICE_NEW = "notice.new"
     CREDENTIAL_REVOKED = "auth.revoked"
+    PLAN_CREATED = "plan.created"
+    PLAN_UPDATED = "plan.updated"
+    PLAN_ARCHIVED = "plan.archived"
+    ORDER_CREATED = "order.created"
+    ORDER_PAID = "order.paid"
+    ORDER_FAILED = "order.failed"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_REFUNDED = "order.refunded"
+    ORDER_SETTLED = "order.settled"
+    MEMBERSHIP_RENEWAL_DUE = "membership.renewal_due"
+    MEMBERSHIP_EXPIRED = "membership.expired"
+    PAYOUT_REQUESTED = "payout.requested"
+    PAYOUT_PAID = "payout.paid"
+    PAYOUT_REJECTED = "payout.rejected"
 
 
 @dataclass(frozen=True, slots=True)

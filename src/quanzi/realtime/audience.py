@@ -24,6 +24,20 @@ _GROUP_EVENTS = {
     EventType.MESSAGE_UNPINNED,
     EventType.GROUP_UPDATED,
 }
+# Money is private: an order's or a payout's events reach only the person they concern.
+_FOR_TARGET_USER_ONLY = {
+    EventType.ORDER_CREATED,
+    EventType.ORDER_PAID,
+    EventType.ORDER_FAILED,
+    EventType.ORDER_CANCELLED,
+    EventType.ORDER_REFUNDED,
+    EventType.ORDER_SETTLED,
+    EventType.MEMBERSHIP_RENEWAL_DUE,
+    EventType.MEMBERSHIP_EXPIRED,
+    EventType.PAYOUT_REQUESTED,
+    EventType.PAYOUT_PAID,
+    EventType.PAYOUT_REJECTED,
+}
 _FOR_MODERATORS = {
     EventType.JOIN_REQUESTED,
     EventType.JOIN_REQUEST_APPROVED,
@@ -45,7 +59,7 @@ def audience_for(event: Event) -> Route | None:
         return {"to": [user_key(uid)]} if uid else None
     if kind == EventType.CIRCLE_CREATED:
         return {"to": [user_key(event.actor_id)]} if event.actor_id else None
-    if cid is None:
+    if cid is None or kind in _FOR_TARGET_USER_ONLY:
         return {"to": [user_key(uid)]} if uid else None
 
     if kind in _GROUP_EVENTS:

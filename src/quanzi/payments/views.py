@@ -1,0 +1,75 @@
+"""HTTP endpoints of payments that are not the JSON API: provider webhooks and the sandbox checkout.
+
+The webhook view is deliberately thin — read the raw body and headers, hand them to
+``webhooks.handle_webhook`` — and CSRF-exempt (providers can't send our token; the
+signature is the authentication). The sandbox checkout page turns the payer's choice
+into a signed delivery for that same function.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from quanzi.core.errors import QuanziError
+
+from .models import Order
+from .money import format_amount
+from .providers import enabled_providers
+from .providers import sandbox as sandbox_provider
+from .webhooks import handle_webhook
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest, provider: str) -> HttpResponse:
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return JsonResponse({"code": "too_large", "message": "The webhook body is too large."}, status=413)
+    try:
+        result = handle_webhook(provider, body, request.headers)
+    except QuanziError as error:
+        return JsonResponse(error.as_dict(), status=error.status)
+    return JsonResponse({"ok": True, "result": result})
+
+
+def _own_order(request: HttpRequest, public_id: str) -> Order:
+    order = Order.objects.select_related("circle", "plan").filter(public_id=public_id[:64], user=request.user).first()
+    if order is None:
+        raise Http404
+    return order
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sandbox_checkout(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The sandbox's "payment page": pay, cancel or fail, delivered as a signed webhook."""
+    if "sandbox" not in enabled_providers():
+        raise Http404
+    order = _own_order(request, public_id)
+    if order.provider != "sandbox":
+        raise Http404
+    if request.method == "POST":
+        outcome = request.POST.get("outcome", "")
+        if outcome in sandbox_provider.OUTCOMES and order.status == "pending":
+            body = sandbox_provider.build_event(order.public_id, outcome, amount=order.amount, currency=order.currency)
+            headers = {sandbox_provider.SIGNATURE_HEADER: sandbox_provider.sign(body, int(time.time()))}
+            handle_webhook("sandbox", body, headers)
+        return redirect("payments:order_return", public_id=order.public_id)
+    amount = format_amount(order.amount, order.currency)
+    return render(request, "payments/sandbox_checkout.html", {"order": order, "amount": amount})
+
+
+@login_required
+def order_return(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Where a checkout sends the payer back: the order's status and the way into the circle."""
+    order = _own_order(request, public_id)
+    return render(request, "payments/order_status.html",
+                  {"order": order, "amount": format_amount(order.amount, order.currency)})
