@@ -69,6 +69,49 @@ MATRIX = {
         "post", False, lambda w: [w.token_id],
         {"anon": LOGIN, "outsider": 404, "member": 404, "moderator": 404, "admin": 404, "owner": 302},
     ),
+    # Paid circles (web/payment_views.py). The world's circle has a yearly plan and the applicant's
+    # pending manual order; the posted data is incomplete, so forms answer 400 / a redirect with an error.
+    "order_create": ("post", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "payment_settings": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "revenue": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "plan_create": (
+        "post", False, lambda w: [w.slug],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 403, "admin": 400, "owner": 400},
+    ),
+    "plan_update": (
+        "post", False, lambda w: [w.slug, w.plan_id],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 403, "admin": 400, "owner": 400},
+    ),
+    "plan_archive": (
+        "post", False, lambda w: [w.slug, w.plan_id],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 403, "admin": 302, "owner": 302},
+    ),
+    "manual_confirm": (
+        "post", False, lambda w: [w.slug, w.order_id],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 403, "admin": 302, "owner": 302},
+    ),
+    "payout_request": (
+        "post", False, lambda w: [w.slug],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 403, "admin": 403, "owner": 400},
+    ),
+    "my_orders": ("get", False, lambda w: [], {"anon": LOGIN, "outsider": 200, **ALL_MEMBERS}),
+    "wallet": ("get", False, lambda w: [], {"anon": LOGIN, "outsider": 200, **ALL_MEMBERS}),
+    "my_order": (
+        "get", False, lambda w: [w.order_id],
+        {"anon": LOGIN, "outsider": 404, "member": 404, "moderator": 404, "admin": 200, "owner": 200},
+    ),
+    "order_refund": (
+        "post", False, lambda w: [w.order_id],
+        {"anon": LOGIN, "outsider": 404, "member": 404, "moderator": 404, "admin": 302, "owner": 302},
+    ),
+    "staff_payouts": (
+        "get", False, lambda w: [], {"anon": LOGIN, "outsider": 403, "member": 403, "moderator": 403, "admin": 403,
+                                     "owner": 403},
+    ),
+    "staff_payout_decide": (
+        "post", False, lambda w: [1], {"anon": LOGIN, "outsider": 403, "member": 403, "moderator": 403,
+                                       "admin": 403, "owner": 403},
+    ),
 }
 # Django's own language switch (django.conf.urls.i18n), open to everyone by design.
 NOT_OURS = {"set_language"}
@@ -106,11 +149,17 @@ def world(circle, owner, admin, moderator, member, outsider, make_user, onboarde
     request = circle_actions.do_join_circle(user=applicant, circle=circle).join_request
     invite = circle_actions.do_create_invite(actor=owner, circle=circle)
     token, _raw = account_actions.do_create_token(user=owner, name="t")
+    from quanzi.payments import actions as payment_actions
+
+    plan = payment_actions.do_create_plan(actor=owner, circle=circle, name="Yearly", kind="yearly", amount=9900)
+    order = payment_actions.do_create_order(user=applicant, circle=circle, plan_id=plan.id, provider="manual",
+                                            idempotency_key="matrix").order
     w = World()
     w.slug, w.main = circle.slug, circle.main_group_id
     w.side = chat_actions.do_create_group(actor=owner, circle=circle, name="Side").id
     w.victim, w.request_id = victim.id, request.id
     w.invite_id, w.invite_code, w.token_id = invite.id, invite.code, token.id
+    w.plan_id, w.order_id = plan.id, order.public_id
     w.users = {"anon": None, "outsider": outsider, "member": member, "moderator": moderator, "admin": admin,
                "owner": owner}
     return w

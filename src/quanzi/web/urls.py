@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import payment_views, views
 
 circle_patterns = [
     path("", views.circle_detail, name="circle"),
@@ -23,6 +23,14 @@ circle_patterns = [
     path("g/<int:group_id>/join/", views.group_join, name="group_join"),
     path("g/<int:group_id>/leave/", views.group_leave, name="group_leave"),
     path("g/<int:group_id>/settings/", views.group_settings, name="group_settings"),
+    path("order/", payment_views.order_create, name="order_create"),
+    path("settings/payments/", payment_views.payment_settings, name="payment_settings"),
+    path("settings/plans/new/", payment_views.plan_create, name="plan_create"),
+    path("settings/plans/<int:plan_id>/", payment_views.plan_update, name="plan_update"),
+    path("settings/plans/<int:plan_id>/archive/", payment_views.plan_archive, name="plan_archive"),
+    path("revenue/", payment_views.revenue, name="revenue"),
+    path("revenue/orders/<str:public_id>/confirm/", payment_views.manual_confirm, name="manual_confirm"),
+    path("revenue/payouts/", payment_views.payout_request, name="payout_request"),
 ]
 
 urlpatterns = [
@@ -36,4 +44,10 @@ urlpatterns = [
     path("me/", views.profile, name="profile"),
     path("me/tokens/", views.tokens, name="tokens"),
     path("me/tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("me/orders/", payment_views.my_orders, name="my_orders"),
+    path("me/orders/<str:public_id>/", payment_views.my_order, name="my_order"),
+    path("me/orders/<str:public_id>/refund/", payment_views.order_refund, name="order_refund"),
+    path("me/wallet/", payment_views.wallet, name="wallet"),
+    path("staff/payouts/", payment_views.staff_payouts, name="staff_payouts"),
+    path("staff/payouts/<int:payout_id>/", payment_views.staff_payout_decide, name="staff_payout_decide"),
 ]
