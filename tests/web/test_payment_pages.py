@@ -345,3 +345,37 @@ def test_staff_payout_queue(client_as, circle, owner, make_user):
     assert client_as(staff).get(reverse("staff_payouts")).status_code == 200
     response = client_as(owner).post(reverse("staff_payout_decide", args=[1]), {"decision": "paid"})
     assert response.status_code == 403
+
+
+def test_staff_marks_paid_and_rejects(client_as, circle, owner, yearly, payer, make_user):
+    from quanzi.payments import tasks
+
+    order = pay(payer, circle, yearly)
+    Order.objects.filter(id=order.id).update(refund_until=timezone.now() - timedelta(seconds=1))
+    tasks.settle_order_revenue.call(order_id=order.id)
+    first = actions.do_request_payout(actor=owner, circle=circle, amount=5000)
+    second = actions.do_request_payout(actor=owner, circle=circle, amount=1000)
+    staff = make_user("staffer", is_staff=True)
+    client = client_as(staff)
+    page = client.get(reverse("staff_payouts")).content.decode()
+    assert "¥50.00" in page and "¥10.00" in page
+    client.post(reverse("staff_payout_decide", args=[first.id]), {"decision": "paid", "text": "TX-1"})
+    client.post(reverse("staff_payout_decide", args=[second.id]), {"decision": "reject", "text": "wrong account"})
+    bad = client.post(reverse("staff_payout_decide", args=[second.id]), {"decision": "explode"}, follow=True)
+    assert bad.status_code == 200
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.reference, second.status) == ("paid", "TX-1", "rejected")
+    again = client.post(reverse("staff_payout_decide", args=[first.id]), {"decision": "reject"}, follow=True)
+    assert "already decided" in again.content.decode()
+    assert client.post(reverse("staff_payout_decide", args=[999999]), {"decision": "paid"}).status_code == 404
+    owner_page = client_as(owner).get(reverse("revenue", args=[circle.slug])).content.decode()
+    assert "TX-1" in owner_page
+
+
+def test_pricing_in_chinese(client_as, circle, yearly, payer):
+    client = client_as(payer)
+    payer.language = "zh-hans"
+    payer.save(update_fields=["language"])
+    page = client.get(reverse("circle", args=[circle.slug]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "¥99.00/年 加入" in page and "每年" in page
