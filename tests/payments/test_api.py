@@ -246,3 +246,19 @@ def test_payment_settings(owner_api, circle):
     owner_api.post("/api/circles/runners/plans", {"name": "M", "kind": "monthly", "amount": 100})
     assert_error(owner_api.patch("/api/circles/runners/payment-settings", {"currency": "CNY"}), 409,
                  "currency_mismatch")
+
+
+def test_a_private_circle_is_paid_for_through_a_live_invite_only(owner, make_user, payer_api, payer, circle, monthly):
+    circle_actions.do_update_circle(actor=owner, circle=circle, visibility="private")
+    body = {"plan_id": monthly.id}
+    assert_error(post(payer_api, "/api/circles/runners/orders", body, key="a"), 404, "circle_not_found")
+    invite = circle_actions.do_create_invite(actor=owner, circle=circle, max_uses=1)
+    ordered = post(payer_api, "/api/circles/runners/orders", {**body, "invite_code": invite.code}, key="b")
+    assert ordered.status_code == 201, ordered.data
+    deliver(sandbox_event(Order.objects.get(public_id=ordered.data["order"]["public_id"])))
+    membership = Membership.objects.get(circle=circle, user=payer)
+    assert membership.is_active and membership.invite_id == invite.id
+    circle_actions.do_revoke_invite(actor=owner, circle=circle, invite_id=invite.id)
+    outsider = ApiClient(make_user("late"))
+    assert_error(post(outsider, "/api/circles/runners/orders", {**body, "invite_code": invite.code}, key="c"), 404,
+                 "circle_not_found")

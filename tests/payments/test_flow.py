@@ -217,3 +217,33 @@ def test_manual_payment_is_confirmed_by_an_admin(circle, admin, member, monthly,
     with pytest.raises(Conflict) as error:
         actions.do_confirm_manual_payment(actor=admin, order=order)
     assert error.value.code == "already_paid"
+
+
+def test_refunding_the_first_order_keeps_the_renewal_already_paid_for(circle, monthly, payer, paid_order):
+    renewal = order_for(payer, circle, monthly, key="renew")
+    deliver(sandbox_event(renewal))
+    renewed_until = Membership.objects.get(circle=circle, user=payer).paid_until
+    actions.do_refund_order(actor=payer, order=paid_order)
+    membership = Membership.objects.get(circle=circle, user=payer)
+    assert membership.status == MembershipStatus.ACTIVE
+    assert membership.paid_until == renewed_until - (paid_order.granted_until - paid_order.paid_at)
+
+
+def test_refunding_an_upgrade_to_lifetime_restores_the_paid_period(circle, owner, payer, paid_order):
+    lifetime = actions.do_create_plan(actor=owner, circle=circle, name="Life", kind=PlanKind.ONE_TIME, amount=9999)
+    upgrade = order_for(payer, circle, lifetime, key="life")
+    deliver(sandbox_event(upgrade))
+    assert Membership.objects.get(circle=circle, user=payer).paid_until is None
+    actions.do_refund_order(actor=payer, order=Order.objects.get(id=upgrade.id))
+    membership = Membership.objects.get(circle=circle, user=payer)
+    assert membership.is_active and membership.paid_until == paid_order.granted_until
+
+
+def test_deploy_check_flags_the_sandbox_and_a_half_configured_stripe(settings):
+    from quanzi.payments.apps import check_payment_settings
+
+    settings.DEBUG = False
+    settings.QUANZI_STRIPE_SECRET_KEY = ""
+    assert {m.id for m in check_payment_settings()} == {"quanzi.payments.W001", "quanzi.payments.E001"}
+    settings.QUANZI_PAYMENT_PROVIDERS = ["manual"]
+    assert check_payment_settings() == []

@@ -368,6 +368,9 @@ def _order_target(request: HttpRequest, slug: str, invite_code: str | None):
         invite = circle_actions.access_invite(invite_code)
         if invite.circle.slug != slug and str(invite.circle_id) != slug:
             raise NotFound(_("No such circle."), code="circle_not_found")
+        if invite.usable_reason() is not None:  # a dead invite opens no private circle
+            circle, _membership = access_circle(slug, user)
+            return circle, None
         return invite.circle, invite
     circle, _membership = access_circle(slug, user)
     return circle, None

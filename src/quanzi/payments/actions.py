@@ -359,9 +359,9 @@ def _new_paid_until(
     if active and membership.paid_until is None:
         return None, None  # already lifetime (or free): nothing to extend
     plan = order.plan
-    if plan.kind not in PERIOD_MONTHS:
-        return (membership.paid_until if active else None), None
     renewing = active and membership.paid_until > now
+    if plan.kind not in PERIOD_MONTHS:
+        return (membership.paid_until if renewing else None), None
     start = membership.paid_until if renewing else now
     first_purchase = not Order.objects.filter(
         user_id=order.user_id, circle_id=order.circle_id, paid_at__isnull=False
@@ -496,12 +496,20 @@ def get_provider_for_refund(order: Order):
 
 
 def _take_back_membership(order: Order, circle: Circle, now: datetime) -> None:
+    """Undo what the refunded order added to the membership, and no more: later paid periods stand."""
     membership = Membership.objects.select_for_update().filter(circle=circle, user_id=order.user_id).first()
     if not rules.is_active(membership):
         return
-    renewal = order.previous_paid_until is not None and order.granted_until is not None
-    if renewal and membership.paid_until is not None:
-        shortened = membership.paid_until - (order.granted_until - order.previous_paid_until)
+    previous = order.previous_paid_until
+    if membership.paid_until is None:  # lifetime now
+        if order.granted_until is not None:
+            return  # a later lifetime purchase stands on its own
+        if previous is not None and previous > now:  # this order was an upgrade to lifetime
+            circle_actions.grant_paid_membership(circle=circle, user=order.user, paid_until=previous)
+            return
+    elif order.granted_until is not None:
+        added = order.granted_until - (previous if previous is not None else order.paid_at)
+        shortened = membership.paid_until - added
         if shortened > now:
             circle_actions.grant_paid_membership(circle=circle, user=order.user, paid_until=shortened)
             return

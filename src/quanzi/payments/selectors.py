@@ -155,15 +155,6 @@ def circle_revenue(circle) -> Revenue:
     return revenue
 
 
-@dataclass
-class WalletLine:
-    id: int
-    kind: str
-    amount: int
-    memo: str
-    created_at: object
-
-
 def wallet(user, currency: str) -> tuple[int, QuerySet[Entry]]:
     """A member's wallet balance in ``currency`` and its entries, newest first."""
     account = Account.objects.filter(kind=AccountKind.WALLET, user_id=user.id, currency=currency).first()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -61,7 +62,10 @@ def sandbox_checkout(request: HttpRequest, public_id: str) -> HttpResponse:
         if outcome in sandbox_provider.OUTCOMES and order.status == "pending":
             body = sandbox_provider.build_event(order.public_id, outcome, amount=order.amount, currency=order.currency)
             headers = {sandbox_provider.SIGNATURE_HEADER: sandbox_provider.sign(body, int(time.time()))}
-            handle_webhook("sandbox", body, headers)
+            try:
+                handle_webhook("sandbox", body, headers)
+            except QuanziError as error:
+                messages.error(request, error.message)
         return redirect("payments:order_return", public_id=order.public_id)
     amount = format_amount(order.amount, order.currency)
     return render(request, "payments/sandbox_checkout.html", {"order": order, "amount": amount})
