@@ -213,7 +213,14 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_USERNAME_MIN_LENGTH = 2
 
 # Django 6.1 mailers (EMAIL_BACKEND is deprecated). SMTP options come from QUANZI_SMTP_* when that backend is chosen.
-_mail_backend = os.environ.get("QUANZI_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# A production site (DEBUG off, HTTPS on) sends real mail over SMTP; laptops and tests print it.
+_SERVING_PRODUCTION = not DEBUG and not TESTING and env_bool("QUANZI_HTTPS", True)
+_mail_backend = os.environ.get(
+    "QUANZI_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if _SERVING_PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
 _mail_options: dict = {}
 if _mail_backend.endswith("smtp.EmailBackend"):
     _mail_options = {
@@ -281,9 +288,12 @@ QUANZI_EDIT_WINDOW_SECONDS = int(os.environ.get("QUANZI_EDIT_WINDOW_SECONDS", st
 QUANZI_PAGE_SIZE = 50
 QUANZI_DEMO_PASSWORD = os.environ.get("QUANZI_DEMO_PASSWORD", "")
 
-# Payments (docs/money.md). The sandbox provider takes test payments with no network: switch it off in
-# production (e.g. QUANZI_PAYMENT_PROVIDERS=stripe,manual).
-QUANZI_PAYMENT_PROVIDERS = env_list("QUANZI_PAYMENT_PROVIDERS", "sandbox,manual")
+# Payments (docs/money.md). The sandbox provider takes test payments with no network, so it is on by
+# default only where no real money can be involved: DEBUG, tests, and plain-HTTP laptop runs (make run).
+# A production site (HTTPS on) defaults to manual payments; add stripe with its secrets.
+QUANZI_PAYMENT_PROVIDERS = env_list(
+    "QUANZI_PAYMENT_PROVIDERS", "manual" if _SERVING_PRODUCTION else "sandbox,manual"
+)
 QUANZI_PLATFORM_FEE_BPS = int(os.environ.get("QUANZI_PLATFORM_FEE_BPS", "500"))  # basis points: 500 = 5%
 QUANZI_STRIPE_SECRET_KEY = os.environ.get("QUANZI_STRIPE_SECRET_KEY", "")
 QUANZI_STRIPE_WEBHOOK_SECRET = os.environ.get("QUANZI_STRIPE_WEBHOOK_SECRET", "")
