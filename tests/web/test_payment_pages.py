@@ -379,3 +379,10 @@ def test_pricing_in_chinese(client_as, circle, yearly, payer):
     payer.save(update_fields=["language"])
     page = client.get(reverse("circle", args=[circle.slug]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "¥99.00/年 加入" in page and "每年" in page
+
+
+def test_circle_page_mentions_a_waiting_manual_order(client_as, circle, yearly, payer):
+    order = actions.do_create_order(user=payer, circle=circle, plan_id=yearly.id, provider="manual",
+                                    idempotency_key="m").order
+    page = client_as(payer).get(reverse("circle", args=[circle.slug])).content.decode()
+    assert f"Your order {order.public_id} waits for an admin" in page

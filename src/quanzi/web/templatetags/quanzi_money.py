@@ -7,6 +7,7 @@ import secrets
 from django import template
 
 from quanzi.payments import selectors as payment_selectors
+from quanzi.payments.models import Order, OrderStatus
 from quanzi.payments.providers import enabled_providers
 
 from ..money import format_money
@@ -33,6 +34,12 @@ def circle_pricing(context, circle, membership=None) -> dict:
     """The active plans with one order form each. Every render carries a fresh idempotency key, so
     submitting the same form twice (double click, back + resubmit) creates one order."""
     plans = list(payment_selectors.circle_plans(circle))
+    user = context.get("user")
+    waiting = []
+    if plans and user is not None and user.is_authenticated:
+        # Orders still waiting (a manual transfer not yet confirmed, a checkout left half-way).
+        waiting = list(Order.objects.filter(user_id=user.id, circle_id=circle.id, status=OrderStatus.PENDING)
+                       .order_by("-id")[:3])
     providers = enabled_providers()
     pay_providers = [p for p in ("sandbox", "stripe", "manual") if p in providers]
     for plan in plans:
@@ -45,6 +52,7 @@ def circle_pricing(context, circle, membership=None) -> dict:
         "default_provider": pay_providers[0] if pay_providers else "",
         "request": context.get("request"),
         "csrf_token": context.get("csrf_token"),
-        "user": context.get("user"),
+        "user": user,
+        "waiting": waiting,
         "is_member": context.get("nav", {}).get("is_member", False),
     }
