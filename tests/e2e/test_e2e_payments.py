@@ -88,6 +88,10 @@ def test_pay_join_refund_and_revenue(server_url, browser, shots_dir):
         payer.goto(server_url + "/c/paid-readers/")
         expect(payer.locator(".plan-buy")).to_have_text("Join for ¥99.00/year")
         expect(payer.locator(".tabs")).to_have_count(0)
+        # ...also in Chinese.
+        payer.click(".lang-switch button")
+        expect(payer.locator(".plan-buy")).to_have_text("¥99.00/年 加入")
+        payer.screenshot(path=str(shots_dir / "payer-pricing-zh-phone.png"), full_page=True)
 
         # --- the owner's revenue page ---------------------------------------------------------
         owner.click(".tabs >> text=Revenue")
