@@ -16,8 +16,10 @@ from quanzi.accounts.models import User
 from quanzi.chat import actions as chat_actions
 from quanzi.circles import actions as circle_actions
 from quanzi.circles.models import Circle, Invite, JoinMode, Role
+from quanzi.payments import actions as payment_actions
 
 DEMO_SLUG = "demo"
+PAID_DEMO_SLUG = "reading-club"
 MEMBER_NAMES = [
     ("lin", "林小雨"), ("chen", "陈大明"), ("amy", "Amy Zhang"), ("wang", "王芳"), ("li", "李强"),
     ("bob", "Bob Lee"), ("zhao", "赵敏"), ("sun", "孙悦"), ("zhou", "周杰"), ("wu", "吴磊"),
@@ -88,6 +90,24 @@ class Command(BaseCommand):
                     body="**本周六 7:00** 集体跑，滨江公园北门集合。Group run this Saturday 7:00, north gate.",
                 )
                 chat_actions.do_create_group(actor=owner, circle=circle, name="装备讨论 Gear talk")
+            paid = Circle.objects.filter(slug=PAID_DEMO_SLUG).first()
+            if paid is None:
+                paid = circle_actions.do_create_circle(
+                    owner=owner,
+                    name="读书会 Reading Club (paid)",
+                    slug=PAID_DEMO_SLUG,
+                    description=(
+                        "每月共读一本书 · One book a month, read together. A paid circle: try the sandbox checkout."
+                    ),
+                    rules_text="1. 按时打卡 Check in on time.\n2. 不剧透 No spoilers.",
+                    timezone_name="Asia/Shanghai",
+                    language="zh-hans",
+                    with_channel=True,
+                )
+                payment_actions.do_create_plan(actor=owner, circle=paid, name="年度会员 Yearly", kind="yearly",
+                                               amount=9900)
+                payment_actions.do_create_plan(actor=owner, circle=paid, name="月度会员 Monthly", kind="monthly",
+                                               amount=1500, trial_days=3)
             invite = Invite.objects.filter(circle=circle, revoked_at__isnull=True, max_uses__isnull=True).first()
             if invite is None:
                 invite = circle_actions.do_create_invite(actor=owner, circle=circle, note="demo")
@@ -95,3 +115,4 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo circle '{circle.name}' {state}: /c/{circle.slug}/"))
         self.stdout.write(f"  Owner login:  username 'demo'  password '{password}'")
         self.stdout.write(f"  Invite link:  /join/{invite.code}/")
+        self.stdout.write(f"  Paid circle:  /c/{PAID_DEMO_SLUG}/ (pay with the sandbox provider: no real money)")
