@@ -73,7 +73,6 @@ def sandbox_checkout(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 def order_return(request: HttpRequest, public_id: str) -> HttpResponse:
-    """Where a checkout sends the payer back: the order's status and the way into the circle."""
+    """Where a checkout sends the payer back: the order page (status, paid-through date, way in)."""
     order = _own_order(request, public_id)
-    return render(request, "payments/order_status.html",
-                  {"order": order, "amount": format_amount(order.amount, order.currency)})
+    return redirect("my_order", public_id=order.public_id)
