@@ -186,11 +186,12 @@ def test_revenue_by_month_and_payouts(settings, owner_api, owner, admin, payer, 
     assert settle_order_revenue.call(order_id=orders[0].id) == "skipped"  # idempotent
     revenue = owner_api.get("/api/circles/runners/revenue").data
     assert revenue | {"months": None} == {
-        "currency": "CNY", "gross": 3 * 1999, "fees": 3 * 99, "refunds": 1900, "net": 2 * 1900,
+        # Refunds are what the payer got back (1999); the refunded order's fee (99) is returned too.
+        "currency": "CNY", "gross": 3 * 1999, "fees": 2 * 99, "refunds": 1999, "net": 2 * 1900,
         "pending": 0, "available": 2 * 1900, "payouts_pending": 0, "paid_out": 0, "months": None,
     }
     month = timezone.localtime(orders[0].paid_at, timezone=ZoneInfo(circle.timezone))
-    assert revenue["months"] == [{"month": month.strftime("%Y-%m"), "gross": 5997, "fees": 297, "refunds": 1900,
+    assert revenue["months"] == [{"month": month.strftime("%Y-%m"), "gross": 5997, "fees": 198, "refunds": 1999,
                                   "net": 3800}]
     assert ApiClient(admin).get("/api/circles/runners/revenue").data == revenue
 

@@ -105,7 +105,7 @@ class Revenue:
 
 
 def circle_revenue(circle) -> Revenue:
-    """Gross takings, platform fees, refunds (net of the fee given back) and net, by month in the
+    """Gross takings, platform fees kept, refunds (what payers got back) and net, by month in the
     circle's time zone, plus what is still in the refund window, available, and being paid out.
 
     Built from the orders' own ledger transactions, so the figures are the ledger's figures.
@@ -136,12 +136,15 @@ def circle_revenue(circle) -> Revenue:
         revenue.gross += amount
         revenue.fees += fee
         if refunded_at is not None:
-            # The fee is given back too, so a refund costs the circle what it had kept.
+            # Refunds are what the payer got back; the platform returns its fee with it, so the
+            # fee leaves "fees" in the refund's month. Net stays the ledger's: gross − fees − refunds.
             refund_key = refunded_at.astimezone(zone).strftime("%Y-%m")
             refund_month = months[refund_key]
             refund_month.month = refund_key
-            refund_month.refunds += amount - fee
-            revenue.refunds += amount - fee
+            refund_month.refunds += amount
+            refund_month.fees -= fee
+            revenue.refunds += amount
+            revenue.fees -= fee
     balances = circle_balances(circle, currency)
     revenue.pending = balances[AccountKind.CIRCLE_PENDING]
     revenue.available = balances[AccountKind.CIRCLE_AVAILABLE]

@@ -8,11 +8,6 @@ rule from ``circles.rules``), show its :class:`QuanziError` message. Reads come 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC
-from zoneinfo import ZoneInfo
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -281,47 +276,9 @@ def chart_bars(months, currency: str, *, height: int = 120, bar: int = 30, gap: 
             "base_y": 20 + height, "label_y": height + 35}
 
 
-@dataclass
-class RevenueRow:
-    """What the owner reads: refunds as the payers got them back, fees as the platform kept them
-    (a refund returns the fee too). ``net`` equals the ledger's: gross − fees − refunds."""
-
-    month: str
-    gross: int
-    fees: int
-    refunds: int
-
-    @property
-    def net(self) -> int:
-        return self.gross - self.fees - self.refunds
-
-
-def _zone(name: str):
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return UTC
-
-
-def revenue_rows(circle: Circle, revenue) -> tuple[RevenueRow, list[RevenueRow]]:
-    zone = _zone(circle.timezone)
-    refunded: dict[str, int] = defaultdict(int)
-    for amount, refunded_at in Order.objects.filter(
-        circle_id=circle.id, currency=revenue.currency, refunded_at__isnull=False
-    ).values_list("amount", "refunded_at"):
-        refunded[refunded_at.astimezone(zone).strftime("%Y-%m")] += amount
-
-    def row(month: str, gross: int, fees: int, refunds_net: int, refunds: int) -> RevenueRow:
-        return RevenueRow(month=month, gross=gross, fees=fees - (refunds - refunds_net), refunds=refunds)
-
-    months = [row(m.month, m.gross, m.fees, m.refunds, refunded.get(m.month, 0)) for m in revenue.months]
-    total = row("", revenue.gross, revenue.fees, revenue.refunds, sum(refunded.values()))
-    return total, months
-
-
 def _revenue_page(request, circle, membership, *, payout_form=None, status=200) -> HttpResponse:
     revenue = payment_selectors.circle_revenue(circle)
-    total, months = revenue_rows(circle, revenue)
+    total, months = revenue, revenue.months
     context = {
         "circle": circle,
         "membership": membership,
