@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -82,6 +82,12 @@ def test_order_pay_refund_through_the_api(owner_api, payer_api, payer, circle, m
     deliver(sandbox_event(Order.objects.get(public_id=order["public_id"])))
     mine = payer_api.get("/api/orders").data
     assert mine["total"] == 1 and mine["items"][0]["status"] == "paid" and mine["items"][0]["paid_until"]
+    # The circle shows the payer's own paid-through date, and admins see it in the member list.
+    paid_until = Membership.objects.get(circle=circle, user=payer).paid_until
+    shown = payer_api.get("/api/circles/runners").data["membership"]["paid_until"]
+    assert abs(datetime.fromisoformat(shown) - paid_until) < timedelta(milliseconds=1)
+    listed = {m["user"]["id"]: m for m in owner_api.get("/api/circles/runners/members").data["items"]}
+    assert listed[payer.id]["paid_until"] is not None
     refund = post(payer_api, f"/api/orders/{order['public_id']}/refund", key="refund-1")
     assert refund.status_code == 200 and refund.data["status"] == "refunded"
     assert Membership.objects.get(circle=circle, user=payer).status == MembershipStatus.LEFT

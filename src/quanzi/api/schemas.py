@@ -107,6 +107,7 @@ class MyMembershipOut(Schema):
     follows_channel: bool
     onboarding_done: bool
     muted_until: datetime | None = None
+    paid_until: datetime | None = None
     joined_at: datetime
 
 
@@ -201,6 +202,7 @@ class MemberOut(Schema):
     status: str
     muted_until: datetime | None = None
     follows_channel: bool
+    paid_until: datetime | None = None
     joined_at: datetime
     left_at: datetime | None = None
 

@@ -52,6 +52,7 @@ def my_membership_out(membership: Membership | None) -> dict[str, Any] | None:
         "follows_channel": membership.follows_channel,
         "onboarding_done": membership.onboarding_done,
         "muted_until": membership.muted_until if membership.is_muted() else None,
+        "paid_until": membership.paid_until,
         "joined_at": membership.joined_at,
     }
 
@@ -86,6 +87,7 @@ def member_out(membership: Membership) -> dict[str, Any]:
         "status": membership.status,
         "muted_until": membership.muted_until if membership.is_muted() else None,
         "follows_channel": membership.follows_channel,
+        "paid_until": membership.paid_until,
         "joined_at": membership.joined_at,
         "left_at": membership.left_at,
     }
