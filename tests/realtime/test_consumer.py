@@ -385,3 +385,29 @@ async def test_logging_out_closes_the_sockets_of_that_session_only(raw_socket, s
     await other_browser.send_json_to({"type": "ping", "ref": 1})
     assert (await other_browser.receive_json_from(timeout=3))["type"] == "pong"
     await other_browser.disconnect()
+
+
+async def test_a_password_change_closes_every_session_socket_but_not_token_sockets(
+    raw_socket, session_cookie_for, connect, member
+):
+    from django.test import Client
+
+    other_cookie = await sync(session_cookie_for)(member)
+    connected, _detail, other_browser = await raw_socket(cookie=other_cookie)
+    assert connected and (await other_browser.receive_json_from(timeout=5))["type"] == "ready"
+    api_client = await connect(member)
+
+    client = await sync(Client)()
+    await sync(client.force_login)(member)
+    response = await sync(client.post)(
+        "/accounts/password/change/",
+        {
+            "oldpassword": "correct-horse-battery-9",
+            "password1": "a-brand-new-Passw0rd!",
+            "password2": "a-brand-new-Passw0rd!",
+        },
+    )
+    assert response.status_code == 302, response.content[:300]
+
+    assert await other_browser.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    assert (await api_client.request({"type": "ping"}))["type"] == "pong"  # tokens are separate credentials

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from quanzi.accounts.credentials import credential_matches
+
 try:
     from websockets.protocol import State as _WebSocketState
 
@@ -345,7 +347,7 @@ class Hub:
             if circle_key(op[1]) in conn.hub_keys:
                 self._add(conn, group_key(op[1], op[2]))
         elif kind == "revoke":  # the token or session this socket was opened with is gone
-            if conn.hub_credential is not None and conn.hub_credential == op[2]:
+            if credential_matches(conn.hub_credential, op[2]):
                 for key in list(conn.hub_keys):
                     self._remove(conn, key)
                 conn.hub_overflowed = True  # nothing more goes out; the close follows
