@@ -6,20 +6,16 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from racing import outcomes, race
 
 from quanzi.chat import actions as chat_actions
 from quanzi.chat.models import Message
 from quanzi.circles import actions as circle_actions
 from quanzi.circles.models import Circle, Membership, MembershipStatus, Role
-from quanzi.core.errors import QuanziError
 from quanzi.core.models import AuditEntry
 
 pytestmark = [
@@ -31,35 +27,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(60),
 ]
-
-
-def race(n: int, action: Callable[[int], Any]) -> list[tuple[str, Any]]:
-    """Run ``action(i)`` in ``n`` threads released together; each thread has its own connection."""
-    barrier = threading.Barrier(n)
-    results: list[tuple[str, Any]] = [("missing", None)] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=20)
-            results[i] = ("ok", action(i))
-        except QuanziError as error:
-            results[i] = ("error", error.code)
-        except Exception as error:  # noqa: BLE001 - a crash must show up in the assertion, not vanish
-            results[i] = ("crash", repr(error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=45)
-    assert not any(t.is_alive() for t in threads), "a racing thread hung (deadlock?)"
-    return results
-
-
-def outcomes(results) -> Counter:
-    return Counter(kind if kind == "ok" else f"{kind}:{value}" for kind, value in results)
 
 
 def assert_count_consistent(circle: Circle) -> None:

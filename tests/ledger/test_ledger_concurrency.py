@@ -11,16 +11,12 @@ postings in flight from 25 connections, all released by one barrier.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from racing import MAX_THREADS, outcomes, race
 
-from quanzi.core.errors import QuanziError
 from quanzi.ledger.models import Account, AccountKind, Transaction
 from quanzi.ledger.services import (
     balance,
@@ -42,43 +38,7 @@ pytestmark = [
     pytest.mark.timeout(90),
 ]
 
-THREADS = 25
-
-
-def race(total: int, action: Callable[[int], Any], threads: int = THREADS) -> list[tuple[str, Any]]:
-    """Run ``action(i)`` for i in range(total) from ``threads`` threads released together.
-
-    Each thread has its own connection; a crash (e.g. PostgreSQL's "deadlock detected")
-    is recorded as ``("crash", repr)`` so it shows up in the assertion.
-    """
-    threads = min(threads, total)
-    barrier = threading.Barrier(threads)
-    results: list[tuple[str, Any]] = [("missing", None)] * total
-
-    def run(worker: int) -> None:
-        try:
-            barrier.wait(timeout=20)
-            for i in range(worker, total, threads):
-                try:
-                    results[i] = ("ok", action(i))
-                except QuanziError as error:
-                    results[i] = ("error", error.code)
-                except Exception as error:  # noqa: BLE001 - a crash must show up in the assertion
-                    results[i] = ("crash", repr(error))
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run, args=(w,)) for w in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert not any(w.is_alive() for w in workers), "a racing thread hung (deadlock?)"
-    return results
-
-
-def outcomes(results) -> Counter:
-    return Counter(kind if kind == "ok" else f"{kind}:{value}" for kind, value in results)
+THREADS = MAX_THREADS
 
 
 def assert_ledger_consistent() -> None:

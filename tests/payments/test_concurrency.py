@@ -8,14 +8,11 @@ and one database connection per thread, released together by a barrier.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from racing import race
 
 from quanzi.circles.models import Circle, Membership, MembershipStatus
 from quanzi.core.models import DomainEvent
@@ -35,32 +32,6 @@ pytestmark = [
     pytest.mark.timeout(120),
 ]
 
-THREADS = 25  # connections in flight; the server allows 100 and other test runs may share it
-
-
-def race(total: int, action: Callable[[int], Any], threads: int = THREADS) -> list[Any]:
-    threads = min(threads, total)
-    barrier = threading.Barrier(threads)
-    results: list[Any] = [("missing",)] * total
-
-    def run(worker: int) -> None:
-        try:
-            barrier.wait(timeout=20)
-            for i in range(worker, total, threads):
-                try:
-                    results[i] = action(i)
-                except Exception as error:  # noqa: BLE001 - a crash must show up in the assertion
-                    results[i] = ("crash", repr(error))
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run, args=(w,)) for w in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=100)
-    assert not any(w.is_alive() for w in workers), "a racing thread hung (deadlock?)"
-    return results
 
 
 def test_200_duplicate_deliveries_activate_once_and_post_once(circle, monthly, payer):
@@ -71,7 +42,7 @@ def test_200_duplicate_deliveries_activate_once_and_post_once(circle, monthly, p
         response = deliver(body)
         return response.status_code, response.json().get("result")
 
-    results = Counter(race(200, send))
+    results = Counter(race(200, send, raw=True))
     assert results == {(200, "processed"): 1, (200, "duplicate"): 199}, results
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
@@ -92,7 +63,7 @@ def test_100_parallel_payments_by_different_members(circle, monthly, make_user):
         response = deliver(bodies[i])
         return response.status_code, response.json().get("result")
 
-    results = Counter(race(100, send))
+    results = Counter(race(100, send, raw=True))
     assert results == {(200, "processed"): 100}, results
     assert Order.objects.filter(status=OrderStatus.PAID).count() == 100
     assert Transaction.objects.filter(kind="order.payment").count() == 100
