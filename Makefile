@@ -66,8 +66,10 @@ test-e2e: $(VENV)/.installed-test
 	  echo "== skipping browser tests: /usr/bin/chromium not installed (apt-get install -y chromium) =="; \
 	fi
 
+# Each benchmark prints its own table with its baseline measured in the same run.
+BENCHES ?= run feed moderation rush
 bench: $(VENV)/.installed-test
-	$(PY) benchmarks/run.py
+	@set -e; for b in $(BENCHES); do echo "== benchmarks/$$b.py =="; $(PY) benchmarks/$$b.py; done
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -407,6 +407,24 @@ ROWS += [
         lambda w, a: {"payout_id": _funded_payout(w), "_": _as_staff(w, a)}, headers=KEY),
 ]
 
+# --- feed (rows owned by the feed work) ---
+ROWS += []
+
+# --- archive (rows owned by the archive work) ---
+ROWS += []
+
+# --- search (rows owned by the search work) ---
+ROWS += []
+
+# --- chat DMs (rows owned by the chat DMs work) ---
+ROWS += []
+
+# --- moderation (rows owned by the moderation work) ---
+ROWS += []
+
+# --- checkins (rows owned by the checkins work) ---
+ROWS += []
+
 # The catch-all that answers JSON for unknown /api/ paths: the same 404 for everyone.
 ROWS += [
     Row(method, "/{path:unknown}", "", (ANY404,) * len(ACTORS), lambda w, a: {"path": "no/such/thing"})

@@ -13,15 +13,18 @@ import quanzi
 
 from .conftest import htmx
 
-LOCALE = Path(quanzi.__file__).parent / "locale"
+PACKAGE = Path(quanzi.__file__).parent
+LOCALE = PACKAGE / "locale"
 PO = LOCALE / "zh_Hans" / "LC_MESSAGES" / "django.po"
 MO = LOCALE / "zh_Hans" / "LC_MESSAGES" / "django.mo"
+# Each app may keep its own catalog next to its code (quanzi/<app>/locale/); Django merges them.
+APP_CATALOGS = sorted(p for p in PACKAGE.glob("*/locale/zh_Hans/LC_MESSAGES/django.po"))
 
 
-def po_entries() -> list[tuple[str, str]]:
+def po_entries(po: Path = PO) -> list[tuple[str, str]]:
     """(msgid, first msgstr) of every entry but the header."""
     entries = []
-    for block in PO.read_text(encoding="utf-8").split("\n\n"):
+    for block in po.read_text(encoding="utf-8").split("\n\n"):
         msgid = re.search(r'^msgid ((?:".*"\n?)+)', block, re.M)
         msgstr = re.search(r'^msgstr(?:\[0\])? ((?:".*"\n?)+)', block, re.M)
         if not msgid or block.lstrip().startswith("#~"):
@@ -44,8 +47,23 @@ def test_catalog_is_complete_and_compiled():
     assert catalog.gettext("You are muted until %(until)s.") == "你已被禁言，直到 %(until)s。"
 
 
+@pytest.mark.parametrize("po", APP_CATALOGS, ids=lambda p: p.relative_to(PACKAGE).parts[0])
+def test_app_catalogs_are_complete_and_compiled(po):
+    untranslated = [msgid for msgid, msgstr in po_entries(po) if not msgstr]
+    assert untranslated == []
+    assert "fuzzy" not in po.read_text(encoding="utf-8")
+    mo = po.with_suffix(".mo")
+    assert mo.exists(), f"run compilemessages for {po}"
+    with mo.open("rb") as fh:
+        catalog = gettext.GNUTranslations(fh)
+    plurals = set(re.findall(r'^msgid "(.*)"\nmsgid_plural', po.read_text(encoding="utf-8"), re.M))
+    for msgid, msgstr in po_entries(po):
+        if "\\" not in msgid and "\\" not in msgstr and msgid not in plurals:
+            assert catalog.gettext(msgid) == msgstr, f"{po}: .mo is stale, run compilemessages ({msgid!r})"
+
+
 def test_placeholders_survive_translation():
-    for msgid, msgstr in po_entries():
+    for msgid, msgstr in [entry for po in [PO, *APP_CATALOGS] for entry in po_entries(po)]:
         wanted = sorted(re.findall(r"%\(\w+\)[sd]|\{\w+\}", msgid.encode().decode("unicode_escape")))
         got = sorted(re.findall(r"%\(\w+\)[sd]|\{\w+\}", msgstr.encode().decode("unicode_escape")))
         if "%(" in msgid or "{" in msgid:

@@ -113,6 +113,18 @@ MATRIX = {
                                        "admin": 403, "owner": 403},
     ),
 }
+# --- feed (rows owned by the feed work) ---
+MATRIX.update({})
+# --- archive (rows owned by the archive work) ---
+MATRIX.update({})
+# --- search (rows owned by the search work) ---
+MATRIX.update({})
+# --- chat DMs (rows owned by the chat DMs work) ---
+MATRIX.update({})
+# --- moderation (rows owned by the moderation work) ---
+MATRIX.update({})
+# --- checkins (rows owned by the checkins work) ---
+MATRIX.update({})
 # Django's own language switch (django.conf.urls.i18n), open to everyone by design.
 NOT_OURS = {"set_language"}
 

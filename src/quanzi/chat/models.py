@@ -11,6 +11,7 @@ class GroupKind(models.TextChoices):
     MAIN = "main", _("Main group")
     GROUP = "group", _("Group")
     CHANNEL = "channel", _("Announcement channel")
+    DM = "dm", _("Direct messages")
 
 
 class Group(models.Model):
@@ -55,12 +56,25 @@ class MessageKind(models.TextChoices):
     SYSTEM = "system", _("System")
 
 
+class ModerationState(models.TextChoices):
+    """Whether others see a message: held ones wait in the review queue, removed ones are gone."""
+
+    VISIBLE = "visible", _("Visible")
+    HELD = "held", _("Held for review")
+    REMOVED = "removed", _("Removed by moderation")
+
+
 class Message(models.Model):
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT)
+    # db_default: do_send_message inserts with plain SQL and may leave the column out.
+    moderation_state = models.CharField(
+        max_length=16, choices=ModerationState.choices, default=ModerationState.VISIBLE,
+        db_default=ModerationState.VISIBLE,
+    )
     body = models.TextField()
     body_html = models.TextField()
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -99,6 +113,12 @@ class NoticeKind(models.TextChoices):
     CHANNEL_POST = "channel_post", _("Channel post")
     JOIN_REQUEST = "join_request", _("Join request")
     MODERATION = "moderation", _("Moderation")
+    DIRECT_MESSAGE = "direct_message", _("Direct message")
+    REPORT = "report", _("Report")
+    FEED = "feed", _("Feed activity")
+    CHECKIN_REMINDER = "checkin_reminder", _("Check-in reminder")
+    CHALLENGE = "challenge", _("Challenge")
+    PAYMENT = "payment", _("Payment")
 
 
 class Notice(models.Model):

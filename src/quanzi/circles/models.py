@@ -43,6 +43,12 @@ class ExpiryAction(models.TextChoices):
     REMOVE = "remove", _("Member is removed")
 
 
+class DmPolicy(models.TextChoices):
+    MEMBERS = "members", _("Members may message each other")
+    ADMINS = "admins", _("Members may message admins and moderators only")
+    OFF = "off", _("Direct messages are off")
+
+
 class Circle(models.Model):
     name = models.CharField(_("name"), max_length=80)
     slug = models.SlugField(_("slug"), max_length=64, unique=True, allow_unicode=False)
@@ -74,6 +80,10 @@ class Circle(models.Model):
         default=ExpiryAction.READ_ONLY,
     )
     renewal_reminder_days = models.PositiveIntegerField(_("renewal reminder (days before expiry)"), default=3)
+    members_can_post = models.BooleanField(_("members may publish posts in the feed"), default=True)
+    dm_policy = models.CharField(_("direct messages"), max_length=16, choices=DmPolicy.choices,
+                                 default=DmPolicy.MEMBERS)
+    upload_limit_mb = models.PositiveIntegerField(_("largest upload (MB)"), default=20)
 
     class Meta:
         ordering = ["-id"]

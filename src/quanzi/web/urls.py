@@ -1,5 +1,11 @@
 from django.urls import include, path
 
+from quanzi.archive import urls as archive_urls
+from quanzi.checkins import urls as checkins_urls
+from quanzi.feed import urls as feed_urls
+from quanzi.moderation import urls as moderation_urls
+from quanzi.search import urls as search_urls
+
 from . import payment_views, views
 
 circle_patterns = [
@@ -31,6 +37,11 @@ circle_patterns = [
     path("revenue/", payment_views.revenue, name="revenue"),
     path("revenue/orders/<str:public_id>/confirm/", payment_views.manual_confirm, name="manual_confirm"),
     path("revenue/payouts/", payment_views.payout_request, name="payout_request"),
+    *feed_urls.circle_patterns,
+    *archive_urls.circle_patterns,
+    *search_urls.circle_patterns,
+    *moderation_urls.circle_patterns,
+    *checkins_urls.circle_patterns,
 ]
 
 urlpatterns = [
@@ -50,4 +61,9 @@ urlpatterns = [
     path("me/wallet/", payment_views.wallet, name="wallet"),
     path("staff/payouts/", payment_views.staff_payouts, name="staff_payouts"),
     path("staff/payouts/<int:payout_id>/", payment_views.staff_payout_decide, name="staff_payout_decide"),
+    *feed_urls.urlpatterns,
+    *archive_urls.urlpatterns,
+    *search_urls.urlpatterns,
+    *moderation_urls.urlpatterns,
+    *checkins_urls.urlpatterns,
 ]

@@ -1,0 +1,7 @@
+"""REST operations of the archive app."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["archive"])
