@@ -92,3 +92,76 @@ class CircleExport(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.public_id} of circle {self.circle_id} ({self.status})"
+
+
+# --- link snapshots (archive/snapshots.py) ----------------------------------------------------
+
+
+class SnapshotStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    OK = "ok", _("Archived")
+    FAILED = "failed", _("Failed")
+
+
+class LinkSnapshot(models.Model):
+    """A copy of a linked web page (text, metadata, main images) kept even after the page disappears.
+
+    One per normalised URL per circle: ``url_key`` is the SHA-256 of the normalised URL, so the
+    unique index stays small however long the URL is.
+    """
+
+    circle = models.ForeignKey("circles.Circle", on_delete=models.CASCADE, related_name="link_snapshots")
+    url_key = models.CharField(max_length=64)
+    url = models.TextField()  # the normalised requested URL
+    final_url = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=SnapshotStatus.choices, default=SnapshotStatus.PENDING)
+    failure_reason = models.CharField(max_length=300, blank=True, default="")
+    title = models.CharField(max_length=500, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    site_name = models.CharField(max_length=200, blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    image = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["circle", "url_key"], name="uniq_snapshot_url_per_circle")]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.id} of {self.url[:80]} ({self.status})"
+
+
+class SnapshotImage(models.Model):
+    """One image of a snapshot, copied into our blob storage (og:image first, then content images)."""
+
+    snapshot = models.ForeignKey(LinkSnapshot, on_delete=models.CASCADE, related_name="images")
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+    source_url = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["snapshot", "position"], name="uniq_snapshot_image_position")]
+
+    def __str__(self) -> str:
+        return f"image {self.position} of snapshot {self.snapshot_id}"
+
+
+class SnapshotCitation(models.Model):
+    """Which piece of content ("message", "post", "comment", …) linked to a snapshot's URL."""
+
+    snapshot = models.ForeignKey(LinkSnapshot, on_delete=models.CASCADE, related_name="citations")
+    kind = models.CharField(max_length=32)
+    object_id = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "kind", "object_id"], name="uniq_snapshot_citation")
+        ]
+        indexes = [models.Index(fields=["kind", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} cites snapshot {self.snapshot_id}"
