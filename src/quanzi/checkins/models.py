@@ -115,6 +115,11 @@ class CheckIn(models.Model):
     day = models.DateField()
     created_at = models.DateTimeField(default=timezone.now)
     text = models.TextField(max_length=5000, blank=True)
+    # Files uploaded through quanzi.archive (content-addressed); the archive's attached_kind is "checkin".
+    image = models.ForeignKey("archive.CircleFile", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    voice = models.ForeignKey("archive.CircleFile", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
     is_makeup = models.BooleanField(default=False)
     like_count = models.PositiveIntegerField(default=0)
     comment_count = models.PositiveIntegerField(default=0)
