@@ -131,6 +131,7 @@ class CircleOut(Schema):
 class CircleDetailOut(CircleOut):
     rules_text: str
     welcome_template: str
+    dm_policy: str = Field("members", description="Who may send direct messages: members, admins or off.")
 
 
 class CirclePage(Schema):
@@ -162,6 +163,8 @@ class CirclePatch(Schema):
     timezone: str | None = None
     language: str | None = None
     welcome_template: str | None = None
+    dm_policy: str | None = Field(None, description="Direct messages: members (anyone), admins (members may "
+                                  "message moderators and up only) or off.")
 
 
 class JoinIn(Schema):

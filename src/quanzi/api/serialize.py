@@ -77,6 +77,7 @@ def circle_out(circle: Circle, membership: Membership | None, *, detail: bool = 
     if detail:
         data["rules_text"] = circle.rules_text
         data["welcome_template"] = circle.welcome_template
+        data["dm_policy"] = circle.dm_policy
     return data
 
 

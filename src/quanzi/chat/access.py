@@ -8,7 +8,7 @@ from quanzi.circles.models import Membership, MembershipStatus
 from quanzi.core.errors import NotFound
 from quanzi.core.ids import as_db_id
 
-from .models import Group, GroupMember
+from .models import Group, GroupKind, GroupMember
 
 
 def access_group(group_id: int | str, user, *, require_seat: bool = True) -> tuple[Group, Membership]:
@@ -25,6 +25,9 @@ def access_group(group_id: int | str, user, *, require_seat: bool = True) -> tup
     ).first()
     if membership is None:
         raise NotFound(_("No such group."), code="group_not_found")
-    if require_seat and not GroupMember.objects.filter(group=group, user=user).exists():
+    # Nobody but its two people may even see a DM group, whatever their role (chat DMs).
+    if (require_seat or group.kind == GroupKind.DM) and not GroupMember.objects.filter(
+        group=group, user=user
+    ).exists():
         raise NotFound(_("No such group."), code="group_not_found")
     return group, membership

@@ -138,3 +138,52 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}"
+
+
+# --- direct messages (docs/dms.md) --------------------------------------------------------
+
+
+class DmPair(models.Model):
+    """The one DM conversation of two people in a circle: a chat Group of kind "dm".
+
+    The unique constraint on (circle, low_user, high_user), with ``low_user_id <
+    high_user_id``, is what keeps two concurrent "start a DM" requests from making two
+    conversations: the loser's insert fails and it reads the winner's row.
+    """
+
+    circle = models.ForeignKey("circles.Circle", on_delete=models.CASCADE, related_name="+")
+    low_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    high_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="dm_pair")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["circle", "low_user", "high_user"], name="uniq_dm_pair"),
+            models.CheckConstraint(condition=models.Q(low_user__lt=models.F("high_user")), name="dm_pair_ordered"),
+        ]
+        indexes = [models.Index(fields=["high_user", "circle"])]
+
+    def __str__(self) -> str:
+        return f"dm {self.low_user_id}/{self.high_user_id} in {self.circle_id}"
+
+    def peer_id(self, user_id: int) -> int:
+        return self.high_user_id if user_id == self.low_user_id else self.low_user_id
+
+
+class Block(models.Model):
+    """``blocker`` blocked ``blocked``: no direct messages either way, in any circle."""
+
+    blocker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    blocked = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="uniq_block"),
+            models.CheckConstraint(condition=~models.Q(blocker=models.F("blocked")), name="block_not_self"),
+        ]
+        indexes = [models.Index(fields=["blocked", "blocker"])]
+
+    def __str__(self) -> str:
+        return f"{self.blocker_id} blocks {self.blocked_id}"

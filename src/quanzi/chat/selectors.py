@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from .models import Group, GroupMember, Message, Notice
+from quanzi.circles.models import Membership, MembershipStatus
+
+from .models import Group, GroupKind, GroupMember, Message, Notice
 
 if TYPE_CHECKING:
     from quanzi.accounts.models import User
@@ -139,6 +141,10 @@ def unread_by_group(user: User, *, circle_id: int | None = None) -> list[GroupUn
     seats = GroupMember.objects.filter(user=user)
     if circle_id is not None:
         seats = seats.filter(group__circle_id=circle_id)
+    # DM seats outlive a membership (chat DMs): they count only while the user is an active member.
+    active = Membership.objects.filter(circle_id=OuterRef("group__circle_id"), user=user,
+                                       status=MembershipStatus.ACTIVE)
+    seats = seats.filter(~Q(group__kind=GroupKind.DM) | Exists(active))
     rows = (
         seats.annotate(unread=Coalesce(Subquery(unread), 0))
         .order_by("group_id")
@@ -161,8 +167,13 @@ def unread_by_circle(user: User) -> dict[int, int]:
 
 
 def open_groups(circle_id: int) -> QuerySet[Group]:
-    """The circle's groups that are not archived, oldest first."""
-    return Group.objects.filter(circle_id=circle_id, archived_at__isnull=True).order_by("id")
+    """The circle's groups that are not archived, oldest first (DM conversations are not groups
+    anyone lists, joins or manages: ``chat.dms`` lists them for their two people)."""
+    return (
+        Group.objects.filter(circle_id=circle_id, archived_at__isnull=True)
+        .exclude(kind=GroupKind.DM)
+        .order_by("id")
+    )
 
 
 def groups_for_member(user: User, circle_id: int, *, joined_only: bool = False) -> QuerySet[Group]:

@@ -31,6 +31,7 @@ from quanzi.core.images import reencode_image
 from . import rules
 from .models import (
     Circle,
+    DmPolicy,
     Invite,
     JoinMode,
     JoinRequest,
@@ -118,6 +119,10 @@ def _validate_circle_fields(fields: dict) -> dict:
         if fields["language"] not in dict(settings.LANGUAGES):
             raise InvalidInput(_("Unsupported language."), code="invalid_language")
         clean["language"] = fields["language"]
+    if fields.get("dm_policy") is not None:
+        if fields["dm_policy"] not in DmPolicy.values:
+            raise InvalidInput(_("Direct messages must be members, admins or off."), code="invalid_dm_policy")
+        clean["dm_policy"] = fields["dm_policy"]
     if "welcome_template" in clean:
         try:
             _check_welcome_template(clean["welcome_template"])
@@ -336,6 +341,9 @@ def _activate_membership(circle: Circle, user, *, invite: Invite | None, existin
     Circle.objects.filter(id=circle.id).update(member_count=F("member_count") + 1)
     group_ids = [g for g in (circle.main_group_id, circle.channel_group_id) if g]
     GroupMember.objects.bulk_create([GroupMember(group_id=g, user=user) for g in group_ids], ignore_conflicts=True)
+    if existing is not None:  # DM seats outlive a membership: the live socket gets them back too (chat DMs)
+        group_ids += list(GroupMember.objects.filter(user=user, group__circle=circle, group__kind=GroupKind.DM)
+                          .values_list("group_id", flat=True))
     emit(
         EventType.MEMBER_JOINED,
         circle=circle,

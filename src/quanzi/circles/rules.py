@@ -247,3 +247,58 @@ def check_delete_message(
     if is_author:
         raise Forbidden(_("The time to delete this message has passed."), code="edit_window_passed")
     raise Forbidden(_("Only the author or a moderator can delete a message."), code="not_author")
+
+
+# --- direct messages (docs/dms.md) --------------------------------------------------------
+
+
+def check_start_dm(
+    policy: str,
+    actor: Membership | None,
+    target: Membership | None,
+    *,
+    actor_blocked_target: bool = False,
+    target_blocked_actor: bool = False,
+) -> None:
+    """May ``actor`` message ``target`` directly in this circle (``policy`` is ``Circle.dm_policy``)?
+
+    The same rule governs every message of an existing conversation, so a policy change,
+    a block, a demotion or a member leaving stops new messages at once.
+    "members": any two active members; "admins": one of the two must be a moderator or
+    above (members may message the circle's staff, staff may message anyone); "off": nobody.
+    """
+    if not is_active(actor):
+        raise Forbidden(_("You are not a member of this circle."), code="not_member")
+    if target is not None and target.user_id == actor.user_id:
+        raise Forbidden(_("You cannot send a direct message to yourself."), code="dm_self")
+    if not is_active(target):
+        raise Forbidden(_("This person is not a member of this circle."), code="dm_not_member")
+    if policy == "off":
+        raise Forbidden(_("Direct messages are turned off in this circle."), code="dm_off")
+    if policy == "admins" and not (has_role(actor, Role.MODERATOR) or has_role(target, Role.MODERATOR)):
+        raise Forbidden(
+            _("In this circle, members may only send direct messages to admins and moderators."),
+            code="dm_admins_only",
+        )
+    if policy not in ("members", "admins"):
+        raise Forbidden(_("Direct messages are turned off in this circle."), code="dm_off")
+    if actor_blocked_target:
+        raise Forbidden(_("You blocked this person. Unblock them to send messages."), code="dm_blocked")
+    if target_blocked_actor:
+        raise Forbidden(_("You can't message this person."), code="dm_blocked")
+
+
+def can_start_dm(
+    policy: str,
+    actor: Membership | None,
+    target: Membership | None,
+    *,
+    actor_blocked_target: bool = False,
+    target_blocked_actor: bool = False,
+) -> bool:
+    try:
+        check_start_dm(policy, actor, target, actor_blocked_target=actor_blocked_target,
+                       target_blocked_actor=target_blocked_actor)
+    except Forbidden:
+        return False
+    return True

@@ -78,6 +78,9 @@ def audience_for(event: Event) -> Route | None:
         return {"pre": [["role", uid, cid, True]], "to": [circle_key(cid)]}
     if kind == EventType.GROUP_CREATED:
         group = event.payload.get("group") or {}
+        if group.get("kind") == "dm":  # a direct conversation: its two people only, nobody else learns of it
+            people = [u for u in (event.actor_id, uid) if u]
+            return {"pre": [["gjoin", u, cid, gid] for u in people], "to": [user_key(u) for u in people]}
         if group.get("kind") == "channel":  # every member gets a seat in the channel
             pre = [["cgjoin", cid, gid]]
         else:  # the creator sits in the new group

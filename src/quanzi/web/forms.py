@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from quanzi.circles.models import JoinMode, Role, Visibility
+from quanzi.circles.models import DmPolicy, JoinMode, Role, Visibility
 from quanzi.core.images import ACCEPT
 
 
@@ -51,6 +51,7 @@ class CircleFieldsForm(forms.Form):
         "invalid_join_mode": "join_mode",
         "invalid_timezone": "timezone",
         "invalid_language": "language",
+        "invalid_dm_policy": "dm_policy",
     }
 
     def add_domain_error(self, exc) -> None:
@@ -79,6 +80,10 @@ class CircleSettingsForm(CircleFieldsForm):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("Sent to every new member. Placeholders: {name}, {circle}, {rules}."),
     )
+    # Not required: a form without it (older clients) leaves the policy as it is.
+    dm_policy = forms.TypedChoiceField(label=_("Direct messages"), choices=DmPolicy.choices, required=False,
+                                       empty_value=None, initial=DmPolicy.MEMBERS,
+                                       help_text=_("Who may send direct messages to whom in this circle."))
 
 
 class CircleAvatarForm(forms.Form):

@@ -542,7 +542,7 @@ def circle_settings(request: HttpRequest, slug: str) -> HttpResponse:
     circle, membership = _circle(request, slug, require_member=True)
     _require(rules.check_manage_circle, membership)
     fields = ["name", "description", "rules_text", "visibility", "join_mode", "timezone", "language",
-              "welcome_template"]
+              "welcome_template", "dm_policy"]
     form = forms.CircleSettingsForm(request.POST or None, initial={f: getattr(circle, f) for f in fields})
     status = 200
     if request.method == "POST":
