@@ -23,7 +23,7 @@ from quanzi.core.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from quanzi.core.events import EventType, emit
 from quanzi.core.ids import as_db_id
 
-from . import markdown
+from . import dms, markdown
 from .models import Group, GroupKind, GroupMember, Message, MessageKind, Notice, NoticeKind
 from .selectors import message_to_dict, notice_to_dict
 
@@ -118,6 +118,8 @@ def do_update_group(
 ) -> Group:
     group = Group.objects.select_for_update().select_related("circle").get(id=group.id)
     membership = _locked_membership(group.circle_id, actor)
+    if group.kind == GroupKind.DM:  # nobody manages a direct conversation (chat DMs)
+        raise NotFound(_("No such group."), code="group_not_found")
     changes: dict = {}
     if name is not None or topic is not None:
         rules.check_manage_circle(membership)
@@ -167,6 +169,8 @@ def do_join_group(*, user, group: Group) -> GroupMember:
         raise NotFound(_("No such group."), code="group_not_found")
     if group.archived_at is not None:
         raise InvalidInput(_("This group is archived."), code="group_archived")
+    if group.kind == GroupKind.DM:  # two seats, fixed at creation (chat DMs)
+        raise NotFound(_("No such group."), code="group_not_found")
     member, created = GroupMember.objects.get_or_create(group=group, user=user)
     if created:
         emit(EventType.GROUP_MEMBER_JOINED, circle=group.circle_id, actor_id=user.id, target_user_id=user.id,
@@ -181,6 +185,8 @@ def do_leave_group(*, user, group: Group) -> None:
         raise NotFound(_("No such group."), code="group_not_found")
     if group.kind == GroupKind.MAIN:
         raise InvalidInput(_("You cannot leave the main group; leave the circle instead."), code="cannot_leave_main")
+    if group.kind == GroupKind.DM:
+        raise InvalidInput(_("A direct conversation cannot be left; block the person instead."), code="cannot_leave_dm")
     deleted, _rows = GroupMember.objects.filter(group=group, user=user).delete()
     if deleted:
         emit(EventType.GROUP_MEMBER_LEFT, circle=group.circle_id, actor_id=user.id, target_user_id=user.id,
@@ -321,6 +327,7 @@ def do_send_message(
     rules.check_can_post(membership, group_kind=kind, group_mute_all=bool(mute_all), now=now)
     if seat_id is None:
         raise Forbidden(_("Join this group before posting in it."), code="not_group_member")
+    dm_peer_id = dms.check_dm_send(group_id=group.id, sender_membership=membership) if kind == GroupKind.DM else None
     last_posted_at = _from_db_datetime(last_posted_at)
     if slow_mode_seconds and rules.slow_mode_applies(membership) and last_posted_at:
         wait = last_posted_at + timedelta(seconds=slow_mode_seconds) - now
@@ -391,6 +398,8 @@ def do_send_message(
     preview = f"{sender.name}: {body[:140]}"
     if mentioned:
         _notify(mentioned, circle_id=circle_id, kind=NoticeKind.MENTION, text=preview, message=message)
+    if dm_peer_id is not None and dm_peer_id not in mentioned:
+        dms.notify_dm(message=message, sender=sender, peer_id=dm_peer_id, circle_id=circle_id)
     if kind == GroupKind.CHANNEL or mention_all:
         from .tasks import fan_out_notices
 
@@ -429,6 +438,9 @@ def _load_message_for(actor, message_id: int) -> tuple[Message, Membership | Non
     membership = _locked_membership(message.group.circle_id, actor)
     if not rules.is_active(membership):
         raise NotFound(_("No such message."), code="message_not_found")
+    if message.group.kind == GroupKind.DM and not GroupMember.objects.filter(group_id=message.group_id,
+                                                                          user=actor).exists():
+        raise NotFound(_("No such message."), code="message_not_found")  # others' DMs stay private
     return message, membership
 
 
@@ -446,6 +458,8 @@ def do_edit_message(*, actor, message_id: int, body: str) -> Message:
     rules.check_can_post(
         membership, group_kind=message.group.kind, group_mute_all=message.group.mute_all
     )
+    if message.group.kind == GroupKind.DM:
+        dms.check_dm_send(group_id=message.group_id, sender_membership=membership)
     names, mention_all = markdown.find_mentions(body)
     if mention_all and not message.mentions_all:
         rules.check_mention_all(membership)
@@ -471,6 +485,8 @@ def do_edit_message(*, actor, message_id: int, body: str) -> Message:
 def do_delete_message(*, actor, message_id: int, reason: str = "") -> Message:
     message, membership = _load_message_for(actor, message_id)
     is_author = message.author_id == actor.id
+    if message.group.kind == GroupKind.DM and not is_author:  # a moderator in a DM is just a participant
+        raise Forbidden(_("Only the author can delete a direct message."), code="not_author")
     author_membership = (
         Membership.objects.filter(circle_id=message.group.circle_id, user_id=message.author_id).first()
         if message.author_id
@@ -566,7 +582,8 @@ def add_members_to_group(group: Group, user_ids: list[int]) -> None:
 
 
 def remove_user_from_circle_groups(circle_id: int, user_id: int) -> None:
-    GroupMember.objects.filter(group__circle_id=circle_id, user_id=user_id).delete()
+    # DM seats stay (unreadable while not an active member; the conversation is back on rejoining).
+    GroupMember.objects.filter(group__circle_id=circle_id, user_id=user_id).exclude(group__kind=GroupKind.DM).delete()
 
 
 def notify_many(user_ids: list[int], *, circle_id: int | None, kind: str, text: str, message=None) -> None:
