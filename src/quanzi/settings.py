@@ -258,6 +258,39 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
 
+# Circle files and exports (quanzi.archive, docs/storage.md): the "archive" storage keeps content-addressed
+# blobs and export zips, on local disk under the data directory, or in S3-compatible object storage when
+# QUANZI_S3_BUCKET is set. Nothing in it has a public URL: every download goes through a permission check.
+QUANZI_UPLOAD_MAX_MB = int(os.environ.get("QUANZI_UPLOAD_MAX_MB", "100"))  # global cap over Circle.upload_limit_mb
+QUANZI_S3_BUCKET = os.environ.get("QUANZI_S3_BUCKET", "")
+if QUANZI_S3_BUCKET:
+    _archive_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": QUANZI_S3_BUCKET,
+            "endpoint_url": os.environ.get("QUANZI_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("QUANZI_S3_REGION") or None,
+            "access_key": os.environ.get("QUANZI_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("QUANZI_S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("QUANZI_S3_PREFIX", "quanzi"),
+            "addressing_style": os.environ.get("QUANZI_S3_ADDRESSING_STYLE") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _archive_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "archive"), "base_url": None,
+                    "file_permissions_mode": 0o640, "directory_permissions_mode": 0o750},
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "archive": _archive_storage,
+}
+
 # --- Security -----------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
