@@ -425,6 +425,30 @@ ROWS += []
 # --- checkins (rows owned by the checkins work) ---
 ROWS += []
 
+# --- wallet top-ups and deposit settlement (rows owned by the settlement work) ---
+
+
+def _topup(w: World, owner: str, *, provider: str = "manual"):
+    from quanzi.payments import actions as payment_actions
+
+    return payment_actions.do_create_topup_order(user=w.users[owner], amount=1000, currency="CNY",
+                                                 provider=provider, idempotency_key=f"matrix-topup-{owner}").order
+
+
+ROWS += [
+    #                                 anon  outs  other banned kicked member muted  mod   admin owner
+    Row("POST", "/me/wallet/topups", "", (U401, NEW, NEW, NEW, NEW, NEW, NEW, NEW, NEW, NEW), none,
+        body({"amount": 1000, "currency": "CNY"}), headers=KEY),
+    Row("POST", "/me/wallet/topups", "no Idempotency-Key", (U401, *(NOKEY,) * 9), none, body({"amount": 1000})),
+    # A manual top-up has no circle: only instance staff confirm it, and nobody else can see it.
+    Row("POST", "/orders/{public_id}/confirm", "a member's manual top-up",
+        (U401, O404, O404, O404, O404, O404, O404, O404, O404, O404),
+        lambda w, a: {"public_id": _topup(w, "victim").public_id}, headers=KEY),
+    Row("POST", "/orders/{public_id}/confirm", "a member's manual top-up, by staff",
+        (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK),
+        lambda w, a: {"public_id": _topup(w, "victim").public_id, "_": _as_staff(w, a)}, headers=KEY),
+]
+
 # The catch-all that answers JSON for unknown /api/ paths: the same 404 for everyone.
 ROWS += [
     Row(method, "/{path:unknown}", "", (ANY404,) * len(ACTORS), lambda w, a: {"path": "no/such/thing"})

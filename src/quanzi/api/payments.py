@@ -85,10 +85,11 @@ class OrderIn(Schema):
 
 class OrderOut(Schema):
     public_id: str
-    circle_id: int
-    circle_slug: str
-    plan_id: int
-    plan_name: str
+    purpose: str = Field("membership", description="`membership` (a circle's plan) or `wallet_topup`.")
+    circle_id: int | None = Field(None, description="None for wallet top-ups.")
+    circle_slug: str | None = None
+    plan_id: int | None = None
+    plan_name: str | None = None
     user: UserBrief | None = None
     amount: int
     currency: str
@@ -113,6 +114,12 @@ class CheckoutOut(Schema):
     status: str = Field(description="The order's status, or `joined` / `requested` for a free plan.")
     order: OrderOut | None = None
     checkout_url: str | None = Field(None, description="Send the payer here (none for manual payments).")
+
+
+class TopupIn(Schema):
+    amount: int = Field(description="In minor units (fen, cents), more than zero.")
+    currency: str = "CNY"
+    provider: str = "sandbox"
 
 
 class RefundIn(Schema):
@@ -216,10 +223,11 @@ def plan_out(plan: PricePlan) -> dict[str, Any]:
 def order_out(order: Order) -> dict[str, Any]:
     return {
         "public_id": order.public_id,
+        "purpose": order.purpose,
         "circle_id": order.circle_id,
-        "circle_slug": order.circle.slug,
+        "circle_slug": order.circle.slug if order.circle_id else None,
         "plan_id": order.plan_id,
-        "plan_name": order.plan.name,
+        "plan_name": order.plan.name if order.plan_id else None,
         "user": user_brief(order.user),
         "amount": order.amount,
         "currency": order.currency,
@@ -456,6 +464,25 @@ def my_wallet(request: HttpRequest, page: Query[PageParams], currency: str = "CN
 
     return paginate(entries, page, entry_out, currency=currency, balance=balance,
                     currencies=selectors.wallet_currencies(user))
+
+
+@router.post("/me/wallet/topups", response=errors_for({200: CheckoutOut, 201: CheckoutOut}))
+def create_topup(request: HttpRequest, payload: TopupIn, idempotency_key: str | None = IdempotencyKey):
+    """Put money into your wallet (it pays challenge deposits): the answer has the order and
+    `checkout_url`; the provider's paid webhook credits the wallet once. Manual top-ups wait for
+    instance staff. Errors: `invalid_amount`, `invalid_currency`, `unknown_provider`, `idempotency_mismatch`."""
+    user = current_user(request)
+
+    def run() -> tuple[int, dict]:
+        checkout = actions.do_create_topup_order(
+            user=user, amount=payload.amount, currency=payload.currency, provider=payload.provider,
+            idempotency_key=idempotency_key,
+        )
+        order = _fresh_order(checkout.order.id)
+        return (200 if checkout.replayed else 201), {"status": order["status"], "order": order,
+                                                     "checkout_url": order["checkout_url"]}
+
+    return idempotent(request, idempotency_key, "wallet-topup", payload.dict(), run)
 
 
 @router.get("/circles/{slug}/revenue", response=errors_for({200: RevenueOut}))

@@ -17,6 +17,11 @@ Paying (any signed-in user):
 Outcomes (called by ``payments.webhooks`` for providers, by admins for manual payments):
     ``do_mark_order_paid(order=, provider_ref="")``, ``do_close_order(order=, status=)``,
     ``do_confirm_manual_payment(actor=, order=)``
+Wallet top-ups (any signed-in user; the money lands in their own ledger wallet):
+    ``do_create_topup_order(user=, amount=, currency=, provider=, idempotency_key=) -> Checkout`` — an
+    order with purpose ``wallet_topup`` (no circle, no plan) through the same providers and webhooks;
+    paid: ``provider_clearing −A, wallet +A`` (key ``order-paid-<id>``, no platform fee). Manual
+    top-ups are confirmed by instance staff. Not refundable here (wallet money leaves as deposits).
 Refunds (the payer or circle admins, inside the refund window):
     ``do_refund_order(actor=, order=)``
 Payouts: ``do_request_payout(actor=, circle=, amount=, note="")`` (the owner);
@@ -60,6 +65,7 @@ from .models import (
     MAX_AMOUNT,
     MAX_TRIAL_DAYS,
     Order,
+    OrderPurpose,
     OrderStatus,
     PayoutRequest,
     PayoutStatus,
@@ -289,7 +295,8 @@ def _replay_order(user, key: str, *, circle: Circle, plan_id: object, provider: 
     order = Order.objects.filter(user_id=user.id, idempotency_key=key).first()
     if order is None:
         return None
-    if order.circle_id != circle.id or order.plan_id != as_db_id(plan_id) or order.provider != provider:
+    if (order.is_topup or order.circle_id != circle.id or order.plan_id != as_db_id(plan_id)
+            or order.provider != provider):
         raise Conflict(_("This Idempotency-Key was already used for a different order."), code="idempotency_mismatch")
     return order
 
@@ -345,6 +352,80 @@ def do_create_order(
     return Checkout(order=order, checkout_url=order.checkout_url)
 
 
+# --- wallet top-ups ------------------------------------------------------------------------
+
+
+def _replay_topup(user, key: str, *, amount: int, currency: str, provider: str) -> Order | None:
+    order = Order.objects.filter(user_id=user.id, idempotency_key=key).first()
+    if order is None:
+        return None
+    if not order.is_topup or order.amount != amount or order.currency != currency or order.provider != provider:
+        raise Conflict(_("This Idempotency-Key was already used for a different order."), code="idempotency_mismatch")
+    return order
+
+
+@transaction.atomic
+def do_create_topup_order(*, user, amount: int, currency: str, provider: str, idempotency_key: str) -> Checkout:
+    """Start putting money into the payer's own wallet (e.g. for challenge deposits).
+
+    The order goes through the same providers, checkout pages and webhooks as a circle order;
+    only what "paid" posts differs (``_mark_topup_paid``). A repeated key returns the first order.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise Forbidden(_("Sign in to top up your wallet."), code="not_authenticated")
+    key = _clean_idempotency_key(idempotency_key)
+    if not _is_int(amount) or not 0 < amount <= MAX_AMOUNT:
+        raise InvalidInput(
+            _("A top-up is more than zero and at most %(max)d minor units.") % {"max": MAX_AMOUNT},
+            code="invalid_amount",
+        )
+    if not isinstance(currency, str) or not is_currency(currency):
+        raise InvalidInput(_("Unknown or unsupported currency code."), code="invalid_currency")
+    provider_impl = get_provider(provider)
+    replay = _replay_topup(user, key, amount=amount, currency=currency, provider=provider)
+    if replay is not None:
+        return Checkout(order=replay, checkout_url=replay.checkout_url, replayed=True)
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                purpose=OrderPurpose.WALLET_TOPUP, user=user, circle=None, plan=None, amount=amount,
+                currency=currency, provider=provider, idempotency_key=key,
+            )
+    except IntegrityError:  # the same key, committed by a concurrent request
+        replay = _replay_topup(user, key, amount=amount, currency=currency, provider=provider)
+        if replay is None:
+            raise
+        return Checkout(order=replay, checkout_url=replay.checkout_url, replayed=True)
+    order.checkout_url = provider_impl.create_checkout(order)
+    order.save(update_fields=["checkout_url", "provider_ref"])
+    emit(EventType.ORDER_CREATED, circle=None, actor_id=user.id, target_user_id=user.id,
+         data={"order": order.public_id, "purpose": order.purpose, "amount": amount, "currency": currency,
+               "provider": provider},
+         payload={"order": order.public_id, "status": order.status})
+    return Checkout(order=order, checkout_url=order.checkout_url)
+
+
+def _mark_topup_paid(order: Order, provider_ref: str) -> Order:
+    """The money of a top-up arrived: ``provider_clearing → wallet`` (no platform fee: it is the
+    payer's own money). ``order`` is locked by the caller; the ledger key makes a replay a no-op."""
+    wallet = ledger.get_account(AccountKind.WALLET, currency=order.currency, user=order.user)
+    clearing = ledger.get_account(AccountKind.PROVIDER_CLEARING, currency=order.currency, provider=order.provider)
+    order.payment_txn = ledger.post_transaction(
+        kind="wallet.topup", legs=[(clearing, -order.amount), (wallet, order.amount)],
+        idempotency_key=f"order-paid-{order.id}", memo=f"{order.public_id}: wallet top-up",
+        metadata={"order": order.public_id, "user_id": order.user_id},
+    )
+    order.status = OrderStatus.PAID
+    order.paid_at = timezone.now()
+    order.provider_ref = (provider_ref or order.provider_ref)[:255]
+    order.save(update_fields=["payment_txn", "status", "paid_at", "provider_ref"])
+    emit(EventType.ORDER_PAID, circle=None, actor_id=order.user_id, target_user_id=order.user_id,
+         data={"order": order.public_id, "purpose": order.purpose, "amount": order.amount,
+               "currency": order.currency},
+         payload={"order": order.public_id, "status": order.status})
+    return order
+
+
 def _lock_order(order: Order | int) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("plan", "invite").get(
         id=getattr(order, "id", order)
@@ -377,6 +458,8 @@ def do_mark_order_paid(*, order: Order, provider_ref: str = "") -> Order:
     order = _lock_order(order)
     if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
         return order
+    if order.is_topup:
+        return _mark_topup_paid(order, provider_ref)
     circle = _lock_circle(order.circle_id)
     user = order.user
     membership = Membership.objects.select_for_update().filter(circle=circle, user_id=order.user_id).first()
@@ -441,12 +524,20 @@ def do_close_order(*, order: Order, status: str) -> Order:
 def do_confirm_manual_payment(*, actor, order: Order) -> Order:
     """A circle admin received the bank transfer or cash for a manual order."""
     order = _lock_order(order)
-    circle = Circle.objects.get(id=order.circle_id)
-    rules.check_manage_payments(_membership(circle, actor))
+    if order.is_topup:
+        # No circle to ask: the instance's staff received the money for a wallet.
+        rules.check_instance_staff(actor)
+        circle = None
+    else:
+        circle = Circle.objects.get(id=order.circle_id)
+        rules.check_manage_payments(_membership(circle, actor))
     if order.provider != "manual":
         raise InvalidInput(_("Only manual payments are confirmed by hand."), code="not_manual")
     if order.status == OrderStatus.PAID or order.status == OrderStatus.REFUNDED:
         raise Conflict(_("This order is already paid."), code="already_paid")
+    if circle is None:
+        logger.info("staff %s confirmed manual wallet top-up %s", actor.id, order.public_id)
+        return do_mark_order_paid(order=order, provider_ref=f"manual-confirmed-by-{actor.id}")
     audit.record(circle=circle, actor=actor, action="order.confirm_manual", target_user=order.user,
                  data={"order": order.public_id, "amount": order.amount, "currency": order.currency})
     return do_mark_order_paid(order=order, provider_ref=f"manual-confirmed-by-{actor.id}")
@@ -457,6 +548,9 @@ def do_refund_order(*, actor, order: Order, reason: str = "") -> Order:
     """Give the money back and undo what it bought: the payment's ledger transaction is reversed
     (the fee too), and the membership ends — or, for a renewal, loses the time it added."""
     order = _lock_order(order)
+    if order.is_topup:
+        raise Conflict(_("Wallet top-ups are not refunded; the money stays in your wallet."),
+                       code="topup_not_refundable")
     circle = _lock_circle(order.circle_id)
     actor_membership = _membership(circle, actor, lock=True)
     now = timezone.now()

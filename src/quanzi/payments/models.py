@@ -67,17 +67,25 @@ class OrderStatus(models.TextChoices):
     REFUNDED = "refunded", _("Refunded")
 
 
+class OrderPurpose(models.TextChoices):
+    MEMBERSHIP = "membership", _("Circle membership")
+    WALLET_TOPUP = "wallet_topup", _("Wallet top-up")
+
+
 def new_public_id() -> str:
     return "ord_" + secrets.token_urlsafe(12)
 
 
 class Order(models.Model):
-    """One attempt to pay for a plan. ``public_id`` is what URLs and providers see."""
+    """One attempt to pay: for a circle's plan (``membership``), or money into the payer's own
+    wallet (``wallet_topup``: no circle, no plan). ``public_id`` is what URLs and providers see."""
 
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    purpose = models.CharField(max_length=16, choices=OrderPurpose.choices, default=OrderPurpose.MEMBERSHIP)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
-    circle = models.ForeignKey("circles.Circle", on_delete=models.PROTECT, related_name="orders")
-    plan = models.ForeignKey(PricePlan, on_delete=models.PROTECT, related_name="orders")
+    circle = models.ForeignKey("circles.Circle", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="orders")
+    plan = models.ForeignKey(PricePlan, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     invite = models.ForeignKey("circles.Invite", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     amount = models.BigIntegerField(_("amount (minor units)"))
     currency = models.CharField(_("currency"), max_length=3)
@@ -108,11 +116,22 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "idempotency_key"], name="payments_order_idempotency"),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payments_order_amount_positive"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(purpose="membership", circle__isnull=False, plan__isnull=False)
+                    | models.Q(purpose="wallet_topup", circle__isnull=True, plan__isnull=True)
+                ),
+                name="payments_order_purpose_fields",
+            ),
         ]
         indexes = [models.Index(fields=["circle", "status"]), models.Index(fields=["user", "-id"])]
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.status}, {self.amount} {self.currency})"
+
+    @property
+    def is_topup(self) -> bool:
+        return self.purpose == OrderPurpose.WALLET_TOPUP
 
 
 class ProcessedWebhook(models.Model):

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from quanzi.core.errors import NotFound
 from quanzi.ledger.models import Account, AccountKind, Entry
 
-from .models import Order, OrderStatus, PayoutRequest, PayoutStatus, PlanKind, PricePlan
+from .models import Order, OrderPurpose, OrderStatus, PayoutRequest, PayoutStatus, PlanKind, PricePlan
 
 
 def requires_payment(circle) -> bool:
@@ -39,7 +39,14 @@ def access_plan(circle, plan_id: int | str) -> PricePlan:
 
 
 def my_orders(user) -> QuerySet[Order]:
-    return Order.objects.filter(user=user).select_related("circle", "plan").order_by("-id")
+    """The caller's circle orders (wallet top-ups are listed with the wallet: ``my_topups``)."""
+    orders = Order.objects.filter(user=user, purpose=OrderPurpose.MEMBERSHIP)
+    return orders.select_related("circle", "plan").order_by("-id")
+
+
+def my_topups(user) -> QuerySet[Order]:
+    """The caller's wallet top-up orders, newest first."""
+    return Order.objects.filter(user=user, purpose=OrderPurpose.WALLET_TOPUP).order_by("-id")
 
 
 def access_order(user, public_id: str) -> Order:
@@ -55,6 +62,11 @@ def access_order(user, public_id: str) -> Order:
         raise NotFound(_("No such order."), code="order_not_found")
     if order.user_id == user.id:
         return order
+    if order.is_topup:
+        # No circle: only the payer, and instance staff (who confirm manual top-ups), see it.
+        if getattr(user, "is_staff", False) and getattr(user, "is_active", False):
+            return order
+        raise NotFound(_("No such order."), code="order_not_found")
     membership = Membership.objects.filter(circle_id=order.circle_id, user_id=user.id).first()
     if rules.has_role(membership, Role.ADMIN):
         return order

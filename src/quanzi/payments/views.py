@@ -1,4 +1,5 @@
-"""HTTP endpoints of payments that are not the JSON API: provider webhooks and the sandbox checkout.
+"""HTTP endpoints of payments that are not the JSON API: provider webhooks, the sandbox checkout
+and the wallet top-up form (the wallet page itself is ``web.payment_views.wallet``).
 
 The webhook view is deliberately thin — read the raw body and headers, hand them to
 ``webhooks.handle_webhook`` — and CSRF-exempt (providers can't send our token; the
@@ -15,12 +16,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from quanzi.core.errors import QuanziError
 
-from .models import Order
+from . import actions, selectors
+from .forms import TopupForm
+from .models import Order, OrderStatus
 from .money import format_amount
 from .providers import enabled_providers
 from .providers import sandbox as sandbox_provider
@@ -75,4 +79,48 @@ def sandbox_checkout(request: HttpRequest, public_id: str) -> HttpResponse:
 def order_return(request: HttpRequest, public_id: str) -> HttpResponse:
     """Where a checkout sends the payer back: the order page (status, paid-through date, way in)."""
     order = _own_order(request, public_id)
+    if order.is_topup:
+        return redirect("wallet")
     return redirect("my_order", public_id=order.public_id)
+
+
+def wallet_page(request: HttpRequest, *, topup_form: TopupForm | None = None, status: int = 200) -> HttpResponse:
+    """The wallet: balances and history per currency, the top-up form and the recent top-ups."""
+    wallets = []
+    for currency in selectors.wallet_currencies(request.user):
+        balance, entries = selectors.wallet(request.user, currency)
+        wallets.append({"currency": currency, "balance": balance, "entries": list(entries[:100])})
+    initial = {}
+    if request.GET.get("currency", "") in dict(TopupForm.base_fields["currency"].choices):
+        initial["currency"] = request.GET["currency"]
+    context = {
+        "wallets": wallets,
+        "topup_form": topup_form or TopupForm(initial=initial),
+        "topups": list(selectors.my_topups(request.user)[:20]),
+    }
+    return render(request, "web/wallet.html", context, status=status)
+
+
+@login_required
+@require_POST
+def wallet_topup(request: HttpRequest) -> HttpResponse:
+    """Put money into your wallet: create the top-up order (once per form key) and go and pay."""
+    form = TopupForm(request.POST)
+    if not form.is_valid():
+        return wallet_page(request, topup_form=form, status=400)
+    data = form.cleaned_data
+    try:
+        checkout = actions.do_create_topup_order(
+            user=request.user, amount=data["amount"], currency=data["currency"], provider=data["provider"],
+            idempotency_key=data["idempotency_key"],
+        )
+    except QuanziError as error:
+        form.add_domain_error(error)
+        return wallet_page(request, topup_form=form, status=error.status)
+    order = checkout.order
+    if order.status == OrderStatus.PENDING and checkout.checkout_url:
+        return redirect(checkout.checkout_url)
+    if order.status == OrderStatus.PENDING:
+        messages.info(request, _("Top-up %(order)s is waiting: the instance's staff add it to your wallet when "
+                                 "they receive your payment.") % {"order": order.public_id})
+    return redirect("wallet")

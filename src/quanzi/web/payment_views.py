@@ -49,9 +49,12 @@ def _admin_circle(request: HttpRequest, slug: str) -> tuple[Circle, Membership]:
 
 def _order(request: HttpRequest, public_id: str) -> Order:
     try:
-        return payment_selectors.access_order(request.user, public_id)
+        order = payment_selectors.access_order(request.user, public_id)
     except NotFound:
         raise Http404(_("No such order."))
+    if order.is_topup:  # circle order pages only; top-ups are shown on the wallet page
+        raise Http404(_("No such order."))
+    return order
 
 
 def _manual_orders_waiting(circle: Circle):
@@ -142,11 +145,9 @@ def order_refund(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @login_required
 def wallet(request: HttpRequest) -> HttpResponse:
-    wallets = []
-    for currency in payment_selectors.wallet_currencies(request.user):
-        balance, entries = payment_selectors.wallet(request.user, currency)
-        wallets.append({"currency": currency, "balance": balance, "entries": list(entries[:100])})
-    return render(request, "web/wallet.html", {"wallets": wallets})
+    from quanzi.payments.views import wallet_page  # balances, history and the top-up form
+
+    return wallet_page(request)
 
 
 # --- circle admins: payment settings and plans --------------------------------------------

@@ -34,6 +34,12 @@ class ProviderUnavailable(QuanziError):
     code = "provider_unavailable"
 
 
+def _product_name(order) -> str:
+    if order.is_topup:
+        return "Quanzi · wallet top-up"
+    return f"{order.circle.name} · {order.plan.name}"[:250]
+
+
 def _site_url(path: str) -> str:
     return settings.QUANZI_SITE_URL.rstrip("/") + path
 
@@ -61,7 +67,7 @@ class StripeProvider(PaymentProvider):
                     "price_data": {
                         "currency": order.currency.lower(),
                         "unit_amount": order.amount,
-                        "product_data": {"name": f"{order.circle.name} · {order.plan.name}"[:250]},
+                        "product_data": {"name": _product_name(order)},
                     },
                 }],
                 success_url=_site_url(order_path + "?outcome=success"),
