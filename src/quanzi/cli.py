@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "manage":
         return _manage(argv[1:])
+    if argv and argv[0] == "moderation":  # spam classifier tools; no Django set-up, so `score` starts fast
+        from quanzi.moderation.classifier.cli import main as moderation_main
+
+        return moderation_main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="quanzi", description="Quanzi community platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="load (or refresh) the demo circle and print the owner login")
     demo.add_argument("--members", type=int, default=12)
     sub.add_parser("manage", help="run a Django management command: quanzi manage <command> …")
+    sub.add_parser("moderation", help="spam classifier: quanzi moderation train|score")
     args = parser.parse_args(argv)
 
     if args.command == "run":
