@@ -177,3 +177,7 @@ class ReminderRun(models.Model):
 
     def __str__(self) -> str:
         return f"reminders {self.challenge_id} {self.day}"
+
+
+# Deposit settlement's own models (plan and lines), registered with this app (settlement work).
+from .settlement_models import Settlement, SettlementLine  # noqa: E402, F401
