@@ -1,0 +1,354 @@
+"""Reusable reads of the feed: cursor pages of posts and comments, and visibility checks.
+
+Every list is a keyset page (no OFFSET): the cursor is the sort key of the last row shown,
+so page 5,000 costs what page 1 costs. A page of posts is a fixed number of queries whatever
+it holds: the posts with their authors (one query), the viewer's likes among them (one),
+their attachments with files (one), and, for moderators, the authors' roles (one). Tags and
+counts are columns of the post.
+
+Rows are read with ``values()`` and turned into plain dicts (the API's JSON shape, which the
+templates render too): the feed is the hottest read of the app.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.db.models import F
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.utils.translation import gettext as _
+
+from quanzi.circles.models import Circle, Membership
+from quanzi.core.errors import InvalidInput, NotFound
+from quanzi.core.ids import as_db_id
+
+from . import rules
+from .models import Comment, CommentLike, Post, PostAttachment, PostLike, PostTag
+from .rules import Viewer
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 50
+
+# --- cursors ------------------------------------------------------------------------------
+
+
+def _micros(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_micros(value: int) -> datetime:
+    from datetime import timedelta
+
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+
+
+def encode_cursor(*parts: int) -> str:
+    raw = ".".join(str(int(p)) for p in parts).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> tuple[int, ...]:
+    """The integers of a cursor made by :func:`encode_cursor`; a clear 400 for anything else."""
+    bad = InvalidInput(_("This page cursor is not valid; start again from the first page."), code="invalid_cursor")
+    if not isinstance(cursor, str) or not 1 <= len(cursor) <= 120 or not cursor.isascii():
+        raise bad
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        raise bad
+    pieces = text.split(".")
+    if len(pieces) != size or not all(p.isdigit() and len(p) <= 19 for p in pieces):
+        raise bad
+    values = tuple(int(p) for p in pieces)
+    if any(v > 2**63 - 1 for v in values):
+        raise bad
+    return values
+
+
+# --- posts --------------------------------------------------------------------------------
+
+_POST_FIELDS = (
+    "id", "circle_id", "author_id", "title", "body", "body_html", "tags", "visibility", "plan_id",
+    "moderation_state", "pinned", "featured", "like_count", "comment_count", "created_at", "edited_at",
+    "deleted_at", "author__username", "author__display_name", "author__avatar",
+)
+
+
+def _avatar(name: str | None) -> str | None:
+    return default_storage.url(name) if name else None
+
+
+def _author(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row["author_id"] is None:
+        return None
+    username = row["author__username"]
+    return {"id": row["author_id"], "username": username, "name": row["author__display_name"] or username,
+            "avatar": _avatar(row["author__avatar"])}
+
+
+def attachment_dicts(post_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each post's attached files in position order (one query), with their download URLs."""
+    ids = list(post_ids)
+    out: dict[int, list[dict[str, Any]]] = {pid: [] for pid in ids}
+    if not ids:
+        return out
+    rows = (
+        PostAttachment.objects.filter(post_id__in=ids, file__deleted_at__isnull=True)
+        .order_by("post_id", "position", "id")
+        .values("post_id", "file__public_id", "file__name", "file__kind", "file__blob__size",
+                "file__blob__content_type", "file__thumbnail_id")
+    )
+    for row in rows:
+        out[row["post_id"]].append(_attachment(row))
+    return out
+
+
+def _attachment(row: dict[str, Any]) -> dict[str, Any]:
+    from . import attachments
+
+    public_id = row["file__public_id"]
+    return {
+        "id": public_id,
+        "name": row["file__name"],
+        "kind": row["file__kind"],
+        "size": row["file__blob__size"],
+        "content_type": row["file__blob__content_type"],
+        "url": attachments.download_url(public_id),
+        "thumbnail_url": attachments.thumbnail_url(public_id) if row["file__thumbnail_id"] else None,
+    }
+
+
+def _post_dict(row: dict[str, Any], viewer: Viewer, liked: set[int], files: dict[int, list],
+               roles: dict[int, str]) -> dict[str, Any]:
+    is_author = row["author_id"] is not None and row["author_id"] == viewer.user_id
+    return {
+        "id": row["id"],
+        "circle_id": row["circle_id"],
+        "author": _author(row),
+        "title": row["title"],
+        "body": row["body"],
+        "html": row["body_html"],
+        "tags": row["tags"] or [],
+        "visibility": row["visibility"],
+        "plan_id": row["plan_id"],
+        "moderation_state": row["moderation_state"],
+        "pinned": row["pinned"],
+        "featured": row["featured"],
+        "like_count": row["like_count"],
+        "comment_count": row["comment_count"],
+        "liked": row["id"] in liked,
+        "created_at": row["created_at"],
+        "edited_at": row["edited_at"],
+        "attachments": files.get(row["id"], []),
+        "can_edit": is_author and viewer.active,
+        "can_delete": rules.can_delete(viewer.membership, is_author=is_author,
+                                       author_role=roles.get(row["author_id"])),
+    }
+
+
+def _author_roles(circle_id: int, viewer: Viewer, author_ids: set[int]) -> dict[int, str]:
+    """Authors' roles, needed only to tell moderators which delete buttons work (members: own only)."""
+    if not viewer.moderator or not author_ids:
+        return {}
+    return dict(Membership.objects.filter(circle_id=circle_id, user_id__in=author_ids).values_list("user_id", "role"))
+
+
+def post_dicts(rows: list[dict[str, Any]], viewer: Viewer, circle_id: int) -> list[dict[str, Any]]:
+    ids = [r["id"] for r in rows]
+    liked: set[int] = set()
+    if ids and viewer.user_id is not None:
+        liked = set(PostLike.objects.filter(user_id=viewer.user_id, post_id__in=ids).values_list("post_id", flat=True))
+    files = attachment_dicts(ids)
+    roles = _author_roles(circle_id, viewer, {r["author_id"] for r in rows if r["author_id"] is not None})
+    return [_post_dict(r, viewer, liked, files, roles) for r in rows]
+
+
+@dataclass
+class PostPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _post_cursor(row: dict[str, Any]) -> str:
+    return encode_cursor(1 if row["pinned"] else 0, _micros(row["created_at"]), row["id"])
+
+
+def visible_posts(circle: Circle, viewer: Viewer):
+    """The viewer's visible, undeleted posts of the circle (unordered)."""
+    return Post.objects.filter(circle_id=circle.id, deleted_at__isnull=True).filter(rules.post_filter(viewer))
+
+
+def feed_page(circle: Circle, viewer: Viewer, *, cursor: str | None = None, limit: int = DEFAULT_PAGE,
+              featured: bool = False, tag: str | None = None) -> PostPage:
+    """One page of the feed: pinned posts first, then newest first (ties broken by id).
+
+    ``cursor`` is ``next_cursor`` of the previous page. ``featured`` keeps the posts admins
+    featured (精华); ``tag`` keeps posts with that tag.
+    """
+    limit = max(1, min(int(limit), MAX_PAGE))
+    qs = visible_posts(circle, viewer)
+    if featured:
+        qs = qs.filter(featured=True)
+    if tag:
+        from .actions import clean_tag
+
+        qs = qs.filter(id__in=PostTag.objects.filter(circle_id=circle.id, name=clean_tag(tag)).values("post_id"))
+    if cursor:
+        pinned, micros, last_id = decode_cursor(cursor, 3)
+        if pinned > 1:
+            raise InvalidInput(_("This page cursor is not valid; start again from the first page."),
+                               code="invalid_cursor")
+        qs = qs.filter(TupleLessThan(Tuple(F("pinned"), F("created_at"), F("id")),
+                                     (bool(pinned), _from_micros(micros), last_id)))
+    rows = list(
+        qs.order_by("-pinned", "-created_at", "-id").values(*_POST_FIELDS)[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return PostPage(post_dicts(rows, viewer, circle.id), _post_cursor(rows[-1]) if more and rows else None)
+
+
+def access_post(circle: Circle, viewer: Viewer, post_id: object) -> Post:
+    """A post of this circle the viewer may see; missing, deleted and hidden ones are the same 404."""
+    pid = as_db_id(post_id)
+    post = visible_posts(circle, viewer).filter(id=pid).first() if pid else None
+    if post is None:
+        raise NotFound(_("No such post."), code="post_not_found")
+    return post
+
+
+def post_detail(circle: Circle, viewer: Viewer, post_id: object) -> dict[str, Any]:
+    pid = as_db_id(post_id)
+    rows = list(visible_posts(circle, viewer).filter(id=pid).values(*_POST_FIELDS)) if pid else []
+    if not rows:
+        raise NotFound(_("No such post."), code="post_not_found")
+    return post_dicts(rows, viewer, circle.id)[0]
+
+
+def can_view_post(user, post: Post) -> bool:
+    """Whether ``user`` may see ``post`` (and so its attached files): the archive asks this."""
+    return can_view_posts(user, [post]).get(post.id, False)
+
+
+def can_view_posts(user, posts: Iterable[Post]) -> dict[int, bool]:
+    """:func:`can_view_post` for many posts: one membership and one plan query per circle."""
+    posts = list(posts)
+    out = {p.id: False for p in posts}
+    if user is None or not getattr(user, "is_authenticated", False) or not posts:
+        return out
+    circle_ids = {p.circle_id for p in posts}
+    memberships = {m.circle_id: m for m in Membership.objects.filter(user=user, circle_id__in=circle_ids)}
+    viewers = {cid: Viewer(memberships.get(cid)) for cid in circle_ids}
+    for p in posts:
+        out[p.id] = rules.can_view_post_fields(
+            viewers[p.circle_id], author_id=p.author_id, visibility=p.visibility, plan_id=p.plan_id,
+            moderation_state=p.moderation_state, deleted=p.deleted_at is not None,
+        )
+    return out
+
+
+def can_view_post_ids(user, post_ids: Iterable[int]) -> dict[int, bool]:
+    """:func:`can_view_posts` by id (unknown ids answer False)."""
+    ids = [i for i in {as_db_id(i) for i in post_ids} if i]
+    answers = can_view_posts(user, Post.objects.filter(id__in=ids))
+    return {i: answers.get(i, False) for i in ids}
+
+
+# --- comments -----------------------------------------------------------------------------
+
+_COMMENT_FIELDS = (
+    "id", "post_id", "parent_id", "thread_id", "author_id", "reply_to_user_id", "body", "body_html",
+    "moderation_state", "like_count", "created_at", "edited_at", "author__username", "author__display_name",
+    "author__avatar", "reply_to_user__username",
+)
+
+
+@dataclass
+class CommentPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def visible_comments(post: Post, viewer: Viewer):
+    return Comment.objects.filter(post_id=post.id, deleted_at__isnull=True).filter(rules.comment_filter(viewer))
+
+
+def comment_page(post: Post, viewer: Viewer, *, cursor: str | None = None, limit: int = DEFAULT_PAGE) -> CommentPage:
+    """Comments oldest first, each top-level comment followed by its replies (keyset on thread, id)."""
+    limit = max(1, min(int(limit), MAX_PAGE * 2))
+    qs = visible_comments(post, viewer)
+    if cursor:
+        thread, last_id = decode_cursor(cursor, 2)
+        qs = qs.filter(TupleGreaterThan(Tuple(F("thread_id"), F("id")), (thread, last_id)))
+    rows = list(qs.order_by("thread_id", "id").values(*_COMMENT_FIELDS)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return CommentPage(comment_dicts(rows, viewer, post.circle_id),
+                       encode_cursor(rows[-1]["thread_id"], rows[-1]["id"]) if more and rows else None)
+
+
+def comment_dicts(rows: list[dict[str, Any]], viewer: Viewer, circle_id: int) -> list[dict[str, Any]]:
+    ids = [r["id"] for r in rows]
+    liked: set[int] = set()
+    if ids and viewer.user_id is not None:
+        liked = set(CommentLike.objects.filter(user_id=viewer.user_id, comment_id__in=ids)
+                    .values_list("comment_id", flat=True))
+    roles = _author_roles(circle_id, viewer, {r["author_id"] for r in rows if r["author_id"] is not None})
+    out = []
+    for row in rows:
+        is_author = row["author_id"] is not None and row["author_id"] == viewer.user_id
+        out.append({
+            "id": row["id"],
+            "post_id": row["post_id"],
+            "parent_id": row["parent_id"],
+            "author": _author(row),
+            "reply_to_user": row["reply_to_user__username"],
+            "body": row["body"],
+            "html": row["body_html"],
+            "moderation_state": row["moderation_state"],
+            "like_count": row["like_count"],
+            "liked": row["id"] in liked,
+            "created_at": row["created_at"],
+            "edited_at": row["edited_at"],
+            "can_delete": rules.can_delete(viewer.membership, is_author=is_author,
+                                           author_role=roles.get(row["author_id"])),
+        })
+    return out
+
+
+def comment_detail(comment: Comment, viewer: Viewer) -> dict[str, Any]:
+    rows = list(Comment.objects.filter(id=comment.id).values(*_COMMENT_FIELDS))
+    return comment_dicts(rows, viewer, comment.circle_id)[0]
+
+
+def access_comment(circle: Circle, viewer: Viewer, comment_id: object) -> Comment:
+    """A comment the viewer may see, on a post the viewer may see; anything else is the same 404."""
+    cid = as_db_id(comment_id)
+    comment = (
+        Comment.objects.filter(id=cid, circle_id=circle.id, deleted_at__isnull=True)
+        .filter(rules.comment_filter(viewer)).select_related("post").first() if cid else None
+    )
+    if comment is None or not rules.can_view_post_fields(
+        viewer, author_id=comment.post.author_id, visibility=comment.post.visibility, plan_id=comment.post.plan_id,
+        moderation_state=comment.post.moderation_state, deleted=comment.post.deleted_at is not None,
+    ):
+        raise NotFound(_("No such comment."), code="comment_not_found")
+    return comment
+
+
+def popular_tags(circle: Circle, limit: int = 20) -> list[str]:
+    """The circle's most used tags, for the filter bar (counted over undeleted posts)."""
+    from django.db.models import Count
+
+    return list(
+        PostTag.objects.filter(circle_id=circle.id, post__deleted_at__isnull=True)
+        .values("name").annotate(n=Count("id")).order_by("-n", "name").values_list("name", flat=True)[:limit]
+    )
+

@@ -1,0 +1,118 @@
+"""Cursor pages: order, ties on equal timestamps, pinned first, and a fixed number of queries per page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from quanzi.circles.access import get_membership
+from quanzi.feed import actions, selectors
+from quanzi.feed.models import Comment, Post, PostLike
+from quanzi.feed.rules import Viewer
+
+pytestmark = pytest.mark.django_db
+
+
+def _walk(circle, viewer, limit, **kw):
+    ids, cursor, pages = [], None, 0
+    while True:
+        page = selectors.feed_page(circle, viewer, cursor=cursor, limit=limit, **kw)
+        ids += [p["id"] for p in page.items]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            return ids, pages
+        assert pages < 100
+
+
+def test_equal_timestamps_pinned_first_no_duplicates_or_misses(circle, member, admin, post_as):
+    posts = [post_as(member, f"post {i}") for i in range(23)]
+    same = timezone.now() - timedelta(hours=1)
+    # Seven posts share one timestamp exactly: only the id breaks the tie.
+    Post.objects.filter(id__in=[p.id for p in posts[5:12]]).update(created_at=same)
+    for p in (posts[2], posts[20]):
+        actions.do_set_pinned(actor=admin, circle=circle, post_id=p.id, pinned=True)
+    viewer = Viewer(get_membership(circle, member))
+    expected = list(
+        Post.objects.filter(circle=circle).order_by("-pinned", "-created_at", "-id").values_list("id", flat=True)
+    )
+    assert expected[:2] == [posts[20].id, posts[2].id]
+    for limit in (1, 2, 3, 5, 7, 23, 50):
+        ids, pages = _walk(circle, viewer, limit)
+        assert ids == expected, limit
+        assert pages == -(-23 // limit) if limit < 23 else pages == 1
+
+
+def test_posts_arriving_between_pages_do_not_shift_the_cursor(circle, member, post_as):
+    for i in range(6):
+        post_as(member, f"p{i}")
+    viewer = Viewer(get_membership(circle, member))
+    first = selectors.feed_page(circle, viewer, limit=3)
+    post_as(member, "newer")  # lands on top, not in the next page
+    second = selectors.feed_page(circle, viewer, limit=3, cursor=first.next_cursor)
+    assert len({p["id"] for p in first.items} | {p["id"] for p in second.items}) == 6
+    assert "newer" not in [p["body"] for p in second.items]
+
+
+def test_featured_and_tag_pages(circle, member, admin, post_as):
+    tagged = [post_as(member, f"t{i}", tags=["读书"]) for i in range(5)]
+    for i in range(5):
+        post_as(member, f"u{i}")
+    for p in tagged[:3]:
+        actions.do_set_featured(actor=admin, circle=circle, post_id=p.id, featured=True)
+    viewer = Viewer(get_membership(circle, member))
+    assert _walk(circle, viewer, 2, tag="读书")[0] == [p.id for p in reversed(tagged)]
+    assert _walk(circle, viewer, 2, featured=True)[0] == [p.id for p in reversed(tagged[:3])]
+
+
+def _rich_feed(circle, authors, post_as, n=12):
+    for i in range(n):
+        author = authors[i % len(authors)]
+        post = post_as(author, f"**post** {i}", title=f"T{i}", tags=["a", "b", f"t{i}"])
+        for liker in authors:
+            actions.do_like_post(actor=liker, circle=circle, post_id=post.id)
+        actions.do_create_comment(actor=authors[0], circle=circle, post_id=post.id, body="c")
+
+
+@pytest.mark.parametrize("who", ["member", "moderator"])
+def test_feed_page_query_count_is_fixed(circle, member, moderator, admin, post_as, api_as, who,
+                                        django_assert_num_queries, make_attachment):
+    _rich_feed(circle, [member, moderator, admin], post_as)
+    for post in Post.objects.all()[:4]:
+        make_attachment(post)
+    user = {"member": member, "moderator": moderator}[who]
+    api = api_as(user)
+    api.get("/api/me")  # the token's first use writes last_used_at; measure the steady state
+    # bearer token, circle, membership, plans (members only), posts, likes, attachments, author roles (mods only)
+    expected = 7
+    url = "/api/circles/runners/posts?limit=5"
+    with django_assert_num_queries(expected):
+        first = api.get(url)
+    assert len(first.data["items"]) == 5
+    with django_assert_num_queries(expected):
+        second = api.get(url + f"&cursor={first.data['next_cursor']}")
+    assert len(second.data["items"]) == 5
+    with django_assert_num_queries(expected):
+        last = api.get(url + f"&cursor={second.data['next_cursor']}&limit=50")
+    assert len(last.data["items"]) == 2
+    assert sum(len(p["attachments"]) for p in first.data["items"] + second.data["items"] + last.data["items"]) > 0
+
+
+def test_comment_page_query_count_is_fixed(circle, member, admin, post_as, api_as, django_assert_num_queries):
+    post = post_as(admin)
+    top = [actions.do_create_comment(actor=member, circle=circle, post_id=post.id, body=f"c{i}") for i in range(6)]
+    for c in top:
+        actions.do_create_comment(actor=admin, circle=circle, post_id=post.id, body="r", reply_to_id=c.id)
+        actions.do_like_comment(actor=admin, circle=circle, comment_id=c.id)
+    api = api_as(member)
+    api.get("/api/me")
+    url = f"/api/circles/runners/posts/{post.id}/comments?limit=4"
+    # token, circle, membership, plans, post, comments, likes
+    with django_assert_num_queries(7):
+        page = api.get(url)
+    with django_assert_num_queries(7):
+        api.get(url + f"&cursor={page.data['next_cursor']}")
+    assert Comment.objects.count() == 12
+    assert PostLike.objects.count() == 0
