@@ -282,7 +282,10 @@ if QUANZI_S3_BUCKET:
 else:
     _archive_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(DATA_DIR / "archive"), "base_url": None,
+        # Test runs keep their files apart (one folder per process), never in a real data directory.
+        "OPTIONS": {"location": str(DATA_DIR / "archive") if not TESTING else os.path.join(
+                        __import__("tempfile").gettempdir(), f"quanzi-test-archive-{os.getpid()}"),
+                    "base_url": None,
                     "file_permissions_mode": 0o640, "directory_permissions_mode": 0o750},
     }
 STORAGES = {

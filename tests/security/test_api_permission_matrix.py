@@ -411,7 +411,41 @@ ROWS += [
 ROWS += []
 
 # --- archive (rows owned by the archive work) ---
-ROWS += []
+F404 = "404 file_not_found"
+NOTUP = "403 not_uploader"
+
+
+def _cfile(w: World, uploader: str = "member", *, image: bool = False, attached: str = "") -> str:
+    """A file the member uploaded (made inside the actor's savepoint); optionally attached to a kind nobody sees."""
+    from quanzi.archive import actions as archive_actions
+    from quanzi.archive.models import CircleFile
+
+    data = io.BytesIO(_png() if image else b"%PDF-1.4\n%%EOF\n")
+    data.name = "pic.png" if image else "doc.pdf"
+    f = archive_actions.do_upload_file(actor=w.users[uploader], circle=w.circle, upload=data)
+    if attached:
+        CircleFile.objects.filter(id=f.id).update(attached_kind=attached, attached_id=1)
+    return f.public_id
+
+
+ROWS += [
+    #                                 anon  outs  other banned kicked member muted  mod   admin owner
+    Row("POST", "/circles/{slug}/files", "png", (U401, C404, C404, C404, C404, NEW, MUTED, NEW, NEW, NEW), slug,
+        body("avatar")),
+    Row("GET", "/circles/{slug}/files", "", (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK), slug),
+    Row("GET", "/files/{public_id}", "member's file", (U401, F404, F404, F404, F404, OK, OK, OK, OK, OK),
+        lambda w, a: {"public_id": _cfile(w)}),
+    Row("GET", "/files/{public_id}", "attached to something nobody may see", (U401, *(F404,) * 9),
+        lambda w, a: {"public_id": _cfile(w, attached="nothing_registered")}),
+    Row("GET", "/files/{public_id}/download", "member's file", (U401, F404, F404, F404, F404, OK, OK, OK, OK, OK),
+        lambda w, a: {"public_id": _cfile(w)}),
+    Row("GET", "/files/{public_id}/thumbnail", "member's image",
+        (U401, F404, F404, F404, F404, OK, OK, OK, OK, OK), lambda w, a: {"public_id": _cfile(w, image=True)}),
+    Row("GET", "/files/{public_id}/thumbnail", "a PDF has none",
+        (U401, F404, F404, F404, F404, F404, F404, F404, F404, F404), lambda w, a: {"public_id": _cfile(w)}),
+    Row("DELETE", "/files/{public_id}", "member's file", (U401, F404, F404, F404, F404, OK, NOTUP, NOTUP, OK, OK),
+        lambda w, a: {"public_id": _cfile(w)}),
+]
 
 # --- search (rows owned by the search work) ---
 ROWS += []

@@ -116,7 +116,60 @@ MATRIX = {
 # --- feed (rows owned by the feed work) ---
 MATRIX.update({})
 # --- archive (rows owned by the archive work) ---
-MATRIX.update({})
+
+
+def _web_file(w, *, image: bool = False) -> str:
+    import io as _io
+
+    from PIL import Image as _Image
+
+    from quanzi.archive import actions as archive_actions
+    from quanzi.circles.models import Circle
+
+    data = _io.BytesIO()
+    if image:
+        _Image.new("RGB", (8, 8), "blue").save(data, format="PNG")
+    else:
+        data.write(b"%PDF-1.4\n%%EOF\n")
+    data.name = "pic.png" if image else "doc.pdf"
+    circle = Circle.objects.get(slug=w.slug)
+    return archive_actions.do_upload_file(actor=w.users["member"], circle=circle, upload=data).public_id
+
+
+def _web_export(w, *, done: bool = False) -> str:
+    from django.core.files.base import ContentFile
+
+    from quanzi.archive.models import CircleExport
+    from quanzi.archive.storage import archive_storage
+    from quanzi.circles.models import Circle
+
+    export = CircleExport.objects.create(circle=Circle.objects.get(slug=w.slug), requested_by=w.users["owner"])
+    if done:
+        key = archive_storage().save(f"exports/test/{export.public_id}.zip", ContentFile(b"PK\x05\x06" + b"\0" * 18))
+        CircleExport.objects.filter(id=export.id).update(status="done", storage_key=key, size=22)
+    return export.public_id
+
+
+OWNER_ONLY = {"member": 403, "moderator": 403, "admin": 403, "owner": 200}
+MATRIX.update({
+    "archive_files": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "archive_file_upload": ("post", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "archive_file_delete": (
+        "post", False, lambda w: [w.slug, _web_file(w)],
+        {"anon": LOGIN, "outsider": 404, "member": 302, "moderator": 403, "admin": 302, "owner": 302},
+    ),
+    "archive_file_download": ("get", False, lambda w: [_web_file(w)], {"anon": 404, "outsider": 404, **ALL_MEMBERS}),
+    "archive_file_thumbnail": (
+        "get", False, lambda w: [_web_file(w, image=True)], {"anon": 404, "outsider": 404, **ALL_MEMBERS},
+    ),
+    "archive_export": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **OWNER_ONLY}),
+    "archive_export_status": (
+        "get", False, lambda w: [w.slug, _web_export(w)], {"anon": LOGIN, "outsider": 404, **OWNER_ONLY},
+    ),
+    "archive_export_download": (
+        "get", False, lambda w: [w.slug, _web_export(w, done=True)], {"anon": LOGIN, "outsider": 404, **OWNER_ONLY},
+    ),
+})
 # --- search (rows owned by the search work) ---
 MATRIX.update({})
 # --- chat DMs (rows owned by the chat DMs work) ---
