@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Status
+from ninja import Field, Query, Router, Schema, Status
 
-from quanzi.chat import actions
+from quanzi.chat import actions, dms
 from quanzi.chat.access import access_group
 from quanzi.chat.models import Group, GroupMember, Message
 from quanzi.chat.selectors import (
@@ -17,9 +19,11 @@ from quanzi.chat.selectors import (
     notices_for,
     pinned_messages,
     unread_by_group,
+    unread_counts,
     unread_notice_count,
+    user_brief,
 )
-from quanzi.core.errors import InvalidInput
+from quanzi.core.errors import InvalidInput, NotFound
 
 from .auth import current_user
 from .circles import member_circle
@@ -43,6 +47,7 @@ from .schemas import (
     ReadIn,
     ReadOut,
     UnreadOut,
+    UserBrief,
     errors_for,
 )
 
@@ -243,3 +248,118 @@ def mark_notices_read(request: HttpRequest, payload: NoticesReadIn | None = None
     ids = payload.ids if payload else None
     count = actions.do_mark_notices_read(user=current_user(request), notice_ids=ids)
     return {"count": count}
+
+
+# --- direct messages and blocks (docs/dms.md) -----------------------------------------------
+# A DM conversation is a group: its messages go through the message endpoints above.
+
+
+class DmStart(Schema):
+    user_id: Id
+
+
+class CannotSendOut(Schema):
+    code: str
+    message: str
+
+
+class DmOut(Schema):
+    group_id: int
+    circle_id: int
+    peer: UserBrief
+    unread: int
+    last_message: MessageOut | None = None
+    can_send: bool | None = Field(None, description="Only on a single conversation: may you send now?")
+    cannot_send: CannotSendOut | None = Field(None, description="Why not, when you may not send.")
+
+
+class DmList(Schema):
+    items: list[DmOut]
+    total: int
+
+
+class BlockOut(Schema):
+    user: UserBrief
+    created_at: datetime
+
+
+class BlockList(Schema):
+    items: list[BlockOut]
+    total: int
+
+
+def _dm_detail(group: Group, user, membership) -> dict:
+    room = dms.dm_room(group, membership)
+    last = Message.objects.filter(group=group, deleted_at__isnull=True).order_by("-id").first()
+    return {
+        "group_id": group.id,
+        "circle_id": group.circle_id,
+        "peer": user_brief(room.peer),
+        "unread": unread_counts(user, circle_id=group.circle_id).get(group.id, 0),
+        "last_message": _message_dict(last) if last else None,
+        "can_send": room.can_send,
+        "cannot_send": {"code": room.reason_code, "message": room.reason} if not room.can_send else None,
+    }
+
+
+@router.get("/circles/{slug}/dms", response=errors_for({200: DmList}))
+def list_dms(request: HttpRequest, slug: str):
+    """Your direct conversations in this circle, most recently active first."""
+    user = current_user(request)
+    circle, _m = member_circle(request, slug)
+    conversations = dms.dm_conversations(user, circle.id)
+    last = {c.last_message.id: c.last_message for c in conversations if c.last_message}
+    last_dicts = {m["id"]: m for m in messages_to_dicts(list(last.values()))}
+    items = [
+        {
+            "group_id": c.group_id,
+            "circle_id": circle.id,
+            "peer": user_brief(c.peer),
+            "unread": c.unread,
+            "last_message": last_dicts.get(c.last_message.id) if c.last_message else None,
+        }
+        for c in conversations
+    ]
+    return {"items": items, "total": len(items)}
+
+
+@router.post("/circles/{slug}/dms", response=errors_for({200: DmOut}))
+def start_dm(request: HttpRequest, slug: str, payload: DmStart):
+    """Start (or reopen) your conversation with a member, if the circle's DM policy and blocks allow it."""
+    user = current_user(request)
+    circle, _m = member_circle(request, slug)
+    group = dms.do_start_dm(actor=user, circle=circle, user_id=payload.user_id)
+    _group, membership = access_group(group.id, user)
+    return _dm_detail(group, user, membership)
+
+
+@router.get("/circles/{slug}/dms/{user_id}", response=errors_for({200: DmOut}))
+def get_dm(request: HttpRequest, slug: str, user_id: Id):
+    """Your existing conversation with this person (readable even when new messages are not allowed)."""
+    user = current_user(request)
+    circle, membership = member_circle(request, slug)
+    group = dms.dm_with(user, circle.id, user_id)
+    if group is None:
+        raise NotFound(_("You have no conversation with this person here."), code="dm_not_found")
+    return _dm_detail(group, user, membership)
+
+
+@router.get("/me/blocks", response=errors_for({200: BlockList}))
+def list_blocks(request: HttpRequest):
+    """People you blocked (no direct messages either way, in every circle)."""
+    items = [{"user": user_brief(b.blocked), "created_at": b.created_at}
+             for b in dms.blocked_users(current_user(request))[:1000]]
+    return {"items": items, "total": len(items)}
+
+
+@router.put("/me/blocks/{user_id}", response=errors_for({200: BlockOut}))
+def block_user(request: HttpRequest, user_id: Id):
+    """Block someone. Your conversations stay readable; nobody can send in them until you unblock."""
+    block = dms.do_block(actor=current_user(request), user_id=user_id)
+    return {"user": user_brief(block.blocked), "created_at": block.created_at}
+
+
+@router.delete("/me/blocks/{user_id}", response=errors_for({200: CountOut}))
+def unblock_user(request: HttpRequest, user_id: Id):
+    """Unblock someone; `count` is 0 when they were not blocked."""
+    return {"count": int(dms.do_unblock(actor=current_user(request), user_id=user_id))}

@@ -258,7 +258,16 @@ class DmRoom:
     peer: User | None
     can_send: bool
     reason: str
+    reason_code: str
     i_blocked: bool
+
+    @property
+    def title(self) -> str:
+        return self.peer.name if self.peer else _("Direct messages")
+
+    @property
+    def placeholder(self) -> str:
+        return _("Message %(name)s") % {"name": self.title}
 
 
 def dm_room(group: Group, membership: Membership) -> DmRoom:
@@ -269,8 +278,8 @@ def dm_room(group: Group, membership: Membership) -> DmRoom:
         check_dm_send(group_id=group.id, sender_membership=membership)
         rules.check_can_post(membership, group_kind=group.kind, group_mute_all=group.mute_all)
     except (Forbidden, NotFound) as exc:
-        return DmRoom(peer=peer, can_send=False, reason=exc.message, i_blocked=i_blocked)
-    return DmRoom(peer=peer, can_send=True, reason="", i_blocked=i_blocked)
+        return DmRoom(peer=peer, can_send=False, reason=exc.message, reason_code=exc.code, i_blocked=i_blocked)
+    return DmRoom(peer=peer, can_send=True, reason="", reason_code="", i_blocked=i_blocked)
 
 
 def dm_message_for_review(message_id) -> Message | None:
@@ -292,3 +301,17 @@ def dm_message_for_review(message_id) -> Message | None:
 
 def is_dm_group_id(group_id: int) -> bool:
     return Group.objects.filter(id=group_id, kind=GroupKind.DM).exists()
+
+
+def dm_unread_total(user, circle_id: int) -> int:
+    """Unread direct messages of ``user`` in the circle, over all their conversations."""
+    dm_groups = set(
+        GroupMember.objects.filter(user=user, group__circle_id=circle_id, group__kind=GroupKind.DM).values_list(
+            "group_id", flat=True
+        )
+    )
+    if not dm_groups:
+        return 0
+    from .selectors import unread_counts
+
+    return sum(n for gid, n in unread_counts(user, circle_id=circle_id).items() if gid in dm_groups)

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from quanzi.archive import urls as archive_urls
+from quanzi.chat import urls as chat_urls
 from quanzi.checkins import urls as checkins_urls
 from quanzi.feed import urls as feed_urls
 from quanzi.moderation import urls as moderation_urls
@@ -42,6 +43,7 @@ circle_patterns = [
     *search_urls.circle_patterns,
     *moderation_urls.circle_patterns,
     *checkins_urls.circle_patterns,
+    *chat_urls.circle_patterns,
 ]
 
 urlpatterns = [
@@ -66,4 +68,5 @@ urlpatterns = [
     *search_urls.urlpatterns,
     *moderation_urls.urlpatterns,
     *checkins_urls.urlpatterns,
+    *chat_urls.urlpatterns,
 ]

@@ -28,6 +28,7 @@ from quanzi.accounts import actions as account_actions
 from quanzi.accounts.forms import ProfileForm
 from quanzi.accounts.selectors import api_tokens
 from quanzi.chat import actions as chat_actions
+from quanzi.chat import dms
 from quanzi.chat import selectors as chat_selectors
 from quanzi.chat.access import access_group
 from quanzi.chat.models import GroupKind
@@ -337,6 +338,9 @@ def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
     can_moderate = rules.has_role(membership, Role.MODERATOR)
     can_post = group.kind != GroupKind.CHANNEL or rules.has_role(membership, Role.ADMIN)
     config = {
+    dm = dms.dm_room(group, membership) if group.kind == GroupKind.DM else None
+    if dm is not None:  # a direct conversation: no moderation tools; sending as its rule says (chat DMs)
+        can_moderate, can_post = False, dm.can_send
         "groupId": group.id,
         "circleSlug": circle.slug,
         "me": {"id": request.user.id, "username": request.user.username, "role": membership.role},
@@ -373,6 +377,7 @@ def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
         "chat_config": config,
         "can_post": can_post,
         "can_moderate": can_moderate,
+        "dm": dm,
         "muted": membership.is_muted(),
         "moderation_form": forms.GroupModerationForm(
             initial={"mute_all": group.mute_all, "slow_mode_seconds": group.slow_mode_seconds}
