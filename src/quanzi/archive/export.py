@@ -143,19 +143,26 @@ def write_export(circle, out: IO[bytes], *, progress: Progress | None = None) ->
         writer.close()
         counts["users"] = writer.count
 
-        writer = _JsonArrayWriter(archive, "data/blobs.json")
+        # A zip takes one open entry at a time: the blob rows wait in a temporary file while the contents go in.
         blobs = Blob.objects.filter(id__in=blob_ids).order_by("id")
         blob_total = max(len(blob_ids), 1)
-        for n, blob in enumerate(blobs.iterator(chunk_size=ITER_CHUNK), start=1):
-            writer.write({"id": blob.id, "sha256": blob.sha256, "size": blob.size, "content_type": blob.content_type,
-                          "width": blob.width, "height": blob.height, "created_at": json_value(blob.created_at)})
-            with open_blob(blob) as src, archive.open(f"files/{blob.sha256}", "w", force_zip64=True) as dst:
-                while chunk := src.read(CHUNK):
-                    dst.write(chunk)
-            if progress and n % 20 == 0:
-                progress(90 + n * 9 // blob_total, "files")
-        writer.close()
-        counts["blobs"] = writer.count
+        n = 0
+        with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as rows:
+            for n, blob in enumerate(blobs.iterator(chunk_size=ITER_CHUNK), start=1):
+                row = {"id": blob.id, "sha256": blob.sha256, "size": blob.size, "content_type": blob.content_type,
+                       "width": blob.width, "height": blob.height, "created_at": json_value(blob.created_at)}
+                rows.write(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+                with open_blob(blob) as src, archive.open(f"files/{blob.sha256}", "w", force_zip64=True) as dst:
+                    while chunk := src.read(CHUNK):
+                        dst.write(chunk)
+                if progress and n % 20 == 0:
+                    progress(90 + n * 9 // blob_total, "files")
+            rows.seek(0)
+            writer = _JsonArrayWriter(archive, "data/blobs.json")
+            for line in rows:
+                writer.write(json.loads(line))
+            writer.close()
+        counts["blobs"] = n
 
         manifest = {
             "format": FORMAT,
