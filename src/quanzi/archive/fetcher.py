@@ -48,7 +48,7 @@ _FORBIDDEN_NETWORKS = [
         "192.0.0.0/24", "192.0.2.0/24", "192.31.196.0/24", "192.52.193.0/24", "192.88.99.0/24",
         "192.168.0.0/16", "192.175.48.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
         "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
-        "::/128", "::1/128", "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
+        "::/128", "::1/128", "::/96", "64:ff9b:1::/48", "100::/64",
         "2001::/23", "2001:db8::/32", "2002::/16", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10",
         "fec0::/10", "ff00::/8",
     )
@@ -96,6 +96,8 @@ def forbidden_address(address: str) -> bool:
     except ValueError:
         return True
     if isinstance(ip, ipaddress.IPv6Address):
+        # IPv4 inside IPv6 is judged by the IPv4 address: mapped (::ffff:a.b.c.d) and NAT64
+        # (64:ff9b::a.b.c.d) reach it; 6to4, Teredo and IPv4-compatible forms are refused outright below.
         embedded: list[ipaddress.IPv4Address] = []
         if ip.ipv4_mapped is not None:
             embedded.append(ip.ipv4_mapped)
@@ -107,6 +109,8 @@ def forbidden_address(address: str) -> bool:
             embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         if any(forbidden_address(str(v4)) for v4 in embedded):
             return True
+        if ip.ipv4_mapped is not None or ip in _NAT64:
+            return False  # the embedded public IPv4 address decided
     if not ip.is_global or ip.is_multicast or ip.is_private or ip.is_loopback or ip.is_link_local:
         return True
     if ip.is_reserved or ip.is_unspecified:
@@ -190,9 +194,11 @@ def _pool(target: _Target, address: str, timeout: float):
         "block": False,
     }
     if target.scheme == "https":
+        # Connect to the checked address; SNI and certificate verification use the host name.
         return urllib3.HTTPSConnectionPool(
             address, target.port, server_hostname=target.host, assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), **kwargs,
+            cert_reqs="CERT_REQUIRED", ca_certs=_setting("QUANZI_SNAPSHOT_CA_BUNDLE", "") or certifi.where(),
+            **kwargs,
         )
     return urllib3.HTTPConnectionPool(address, target.port, **kwargs)
 
@@ -246,6 +252,9 @@ def fetch(url: str, *, expect: str = "page", max_bytes: int | None = None, timeo
         except urllib3.exceptions.SSLError:
             pool.close()
             raise FetchError("tls", _("The site's HTTPS certificate could not be verified."))
+        except urllib3.exceptions.NewConnectionError:  # (a subclass of the timeout error in urllib3)
+            pool.close()
+            raise FetchError("connection", _("The site could not be reached."))
         except (urllib3.exceptions.TimeoutError, TimeoutError):
             pool.close()
             raise FetchError("timeout", _("The site took too long to answer."))
