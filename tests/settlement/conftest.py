@@ -56,7 +56,9 @@ def paid_member(make_user, circle):
     def join(challenge, name: str | None = None, *, days: int = 0, funds: int | None = None):
         user = make_user(name)
         circle_actions.do_join_circle(user=user, circle=circle)
-        fund(user, challenge.deposit_amount if funds is None else funds)
+        amount = challenge.deposit_amount if funds is None else funds
+        if amount:
+            fund(user, amount)
         actions.do_join_challenge(user=user, challenge=challenge, now=BEFORE)
         Participant.objects.filter(challenge=challenge, user=user).update(total_checkins=days)
         return user

@@ -210,8 +210,9 @@ class SettleResult:
 def _crash_hook(point: str, paid_so_far: int) -> None:
     """Testing aid for the crash-safety tests (tests/settlement/test_crash.py): with
     ``QUANZI_SETTLE_KILL_AT=<point>:<k>`` the process SIGKILLs itself — no cleanup, no commit of
-    anything in flight — at ``between`` (after the k-th member's transaction committed) or
-    ``inside`` (inside the k-th member's transaction, after its ledger posting)."""
+    anything in flight — at ``planned:0`` (the plan just committed, nobody paid), ``between:k``
+    (after the k-th member's transaction committed) or ``inside:k`` (inside the k-th member's
+    transaction, after its ledger posting)."""
     wanted = os.environ.get("QUANZI_SETTLE_KILL_AT", "")
     name, _sep, count = wanted.partition(":")
     if name == point and count.isdigit() and paid_so_far == int(count):
@@ -240,6 +241,7 @@ def settle_challenge(challenge_id: int, *, now: datetime | None = None, force: b
         if not force and now < settle_after(challenge):
             return SettleResult(challenge_id=challenge.id, status="not_ended")
         settlement = _create_plan(challenge.id)
+        _crash_hook("planned", 0)
     result = SettleResult(challenge_id=challenge.id, status="settled")
     for line_id in settlement.lines.order_by("id").values_list("id", flat=True):
         if _pay_line(line_id, ordinal=result.paid_now + 1):

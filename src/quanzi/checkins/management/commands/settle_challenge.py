@@ -14,6 +14,7 @@ from quanzi.core.errors import QuanziError
 
 class Command(BaseCommand):
     help = "Settle (or finish settling) the deposits of a check-in challenge; idempotent."
+    requires_system_checks = []  # an operational rerun must not depend on unrelated checks (URLs, templates)
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("challenge_id", type=int)
