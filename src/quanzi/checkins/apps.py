@@ -19,5 +19,10 @@ class CheckinsConfig(AppConfig):
 
     def ready(self) -> None:
         from quanzi.archive.access import register_visibility
+        from quanzi.core.events import add_listener
+
+        from .settlement_tasks import on_challenge_event
 
         register_visibility("checkin", visible_checkins)
+        # A new or re-timed challenge gets its settlement run (deposits work, settlement_tasks.py).
+        add_listener(on_challenge_event)
