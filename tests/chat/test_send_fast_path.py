@@ -134,8 +134,8 @@ def test_send_needs_only_the_group_id(circle, main, member):
 
 def test_plain_send_is_a_handful_of_statements(main, member, django_assert_max_num_queries):
     chat_actions.do_send_message(sender=member, group=main, body="warm up")
-    # savepoint, membership, group + seat, message, seat, event, release
-    with django_assert_max_num_queries(7):
+    # savepoint, membership, group + seat, moderation trust read, message, seat, trust count, event, release
+    with django_assert_max_num_queries(9):
         chat_actions.do_send_message(sender=member, group=main, body="plain text")
 
 

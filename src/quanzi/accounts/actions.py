@@ -50,6 +50,10 @@ def do_update_profile(
         if not isinstance(bio, str) or len(bio.strip()) > 1000:
             raise InvalidInput(_("The bio can be at most 1000 characters."), code="invalid_bio")
         changes["bio"] = bio.strip()
+        if changes["bio"] and changes["bio"] != user.bio:
+            from quanzi.moderation.gate import check_bio
+
+            check_bio(user, changes["bio"])  # a bio that reads like an ad is refused (docs/moderation.md)
     if language is not None:
         if language not in dict(settings.LANGUAGES):
             raise InvalidInput(_("Unsupported language."), code="invalid_language")

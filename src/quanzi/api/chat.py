@@ -156,8 +156,9 @@ def list_messages(
     `after`: newer than that id, oldest first (catching up after a reconnect)."""
     if before is not None and after is not None:
         raise InvalidInput(_("Page with either before or after, not both."), code="invalid_cursor")
-    group, _m = access_group(group_id, current_user(request))
-    rows, more = message_page(group, before=before, after=after, limit=limit)
+    user = current_user(request)
+    group, _m = access_group(group_id, user)
+    rows, more = message_page(group, before=before, after=after, limit=limit, viewer_id=user.id)
     items = messages_to_dicts(rows)
     if after is not None:
         next_before = items[0]["id"] if items else None

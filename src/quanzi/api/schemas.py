@@ -361,6 +361,8 @@ class MessageOut(Schema):
     deleted: bool
     pinned: bool
     client_id: str | None = None
+    moderation_state: str = Field("visible", description="visible; held (waiting for review, shown only to its "
+                                  "author); removed (taken down as an ad)")
 
 
 class MessagePage(Schema):

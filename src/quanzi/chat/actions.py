@@ -22,9 +22,10 @@ from quanzi.core.content import content_removed, content_saved
 from quanzi.core.errors import Forbidden, InvalidInput, NotFound, RateLimited
 from quanzi.core.events import EventType, emit
 from quanzi.core.ids import as_db_id
+from quanzi.moderation import gate as moderation_gate
 
 from . import dms, markdown
-from .models import Group, GroupKind, GroupMember, Message, MessageKind, Notice, NoticeKind
+from .models import Group, GroupKind, GroupMember, Message, MessageKind, ModerationState, Notice, NoticeKind
 from .selectors import message_to_dict, notice_to_dict
 
 
@@ -225,7 +226,7 @@ _SEND_SQL = {
     # DO NOTHING: a retry with the same client_id that raced past the check inserts no row
     # (and, unlike catching the IntegrityError, needs no savepoint around the insert).
     "insert_message": "INSERT INTO {message} (group_id, author_id, kind, body, body_html, reply_to_id,"
-    " mentions_all, client_id, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " mentions_all, client_id, created_at, moderation_state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT DO NOTHING{returning}",
     "update_seat": "UPDATE {seat} SET last_posted_at = %s, last_read_message_id = %s WHERE id = %s",
 }
@@ -343,15 +344,20 @@ def do_send_message(
     reply_to = None
     if reply_to_id is not None:
         reply_to = (
-            Message.objects.filter(id=reply_to_id, group_id=group.id, deleted_at__isnull=True).first()
+            Message.objects.filter(id=reply_to_id, group_id=group.id, deleted_at__isnull=True,
+                                   moderation_state=ModerationState.VISIBLE).first()
             if as_db_id(reply_to_id)
             else None
         )
         if reply_to is None:
             raise NotFound(_("The message you reply to does not exist."), code="reply_not_found")
     resolved = _resolve_mentions(group.id, names)
+    # Anti-ad gate (quanzi.moderation): held or removed messages are stored but reach no one else.
+    screening = moderation_gate.screen(actor=sender, circle=circle_id, kind="message", text=body, group=group.id,
+                                       mentions=len(resolved), membership=membership, now=now)
     message = Message(
         group_id=group.id,
+        moderation_state=screening.state,
         author=sender,
         kind=MessageKind.TEXT,
         body=body,
@@ -366,7 +372,7 @@ def do_send_message(
         cursor.execute(
             sql["insert_message"],
             [group.id, sender.id, message.kind, body, message.body_html, message.reply_to_id, mention_all,
-             client_id, ops.adapt_datetimefield_value(now)],
+             client_id, ops.adapt_datetimefield_value(now), screening.state],
         )
         if connection.features.can_return_columns_from_insert:
             inserted = cursor.fetchone()
@@ -382,6 +388,9 @@ def do_send_message(
         message.mentioned_users.set(mentioned)
     with connection.cursor() as cursor:
         cursor.execute(sql["update_seat"], [ops.adapt_datetimefield_value(now), message.id, seat_id])
+    moderation_gate.settle(screening, object_id=message.id, group_id=group.id)
+    if not screening.visible:
+        return message  # only the sender (in the reply) and the review queue see it
     payload = {"message": message_to_dict(message, author=sender, reply_to=reply_to, mentioned_ids=mentioned)}
     emit(
         EventType.MESSAGE_NEW,
@@ -464,10 +473,14 @@ def do_edit_message(*, actor, message_id: int, body: str) -> Message:
     if mention_all and not message.mentions_all:
         rules.check_mention_all(membership)
     resolved = _resolve_mentions(message.group_id, names)
+    screening = moderation_gate.screen(actor=actor, circle=message.group.circle_id, kind="message", text=body,
+                                       group=message.group_id, mentions=len(resolved), membership=membership)
     message.body = body
     message.body_html = markdown.render(body, mentions=resolved, mention_all=mention_all)
     message.edited_at = timezone.now()
     message.save(update_fields=["body", "body_html", "edited_at"])
+    if not moderation_gate.after_edit(screening, message):
+        return message  # held or removed: others are not sent the new text
     emit(
         EventType.MESSAGE_EDITED,
         circle=message.group.circle_id,

@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 
 from quanzi.circles.models import Membership, MembershipStatus
 
-from .models import Group, GroupKind, GroupMember, Message, Notice
+from .models import Group, GroupKind, GroupMember, Message, ModerationState, Notice
 
 if TYPE_CHECKING:
     from quanzi.accounts.models import User
@@ -60,6 +60,7 @@ def message_to_dict(
         "deleted": deleted,
         "pinned": message.pinned_at is not None,
         "client_id": message.client_id or None,
+        "moderation_state": message.moderation_state,
     }
 
 
@@ -76,7 +77,8 @@ def notice_to_dict(notice: Notice) -> dict[str, Any]:
 
 
 def message_page(
-    group: Group, *, before: int | None = None, after: int | None = None, limit: int | None = None
+    group: Group, *, before: int | None = None, after: int | None = None, limit: int | None = None,
+    viewer_id: int | None = None,
 ) -> tuple[list[Message], bool]:
     """Up to ``limit`` messages in id order, and whether more exist in the paging direction.
 
@@ -84,7 +86,11 @@ def message_page(
     backward from ``before`` (or the newest).
     """
     limit = max(1, min(int(limit or settings.QUANZI_PAGE_SIZE), 200))
-    qs = Message.objects.filter(group=group).select_related("author", "reply_to")
+    # Held messages (moderation) are shown only to their author; removed ones to nobody.
+    shown = Q(moderation_state=ModerationState.VISIBLE)
+    if viewer_id is not None:
+        shown |= Q(moderation_state=ModerationState.HELD, author_id=viewer_id)
+    qs = Message.objects.filter(shown, group=group).select_related("author", "reply_to")
     if after is not None:
         rows = list(qs.filter(id__gt=after).order_by("id")[: limit + 1])
         more = len(rows) > limit
@@ -130,7 +136,8 @@ def unread_by_group(user: User, *, circle_id: int | None = None) -> list[GroupUn
     """
     unread = (
         Message.objects.filter(
-            group_id=OuterRef("group_id"), id__gt=OuterRef("last_read_message_id"), deleted_at__isnull=True
+            group_id=OuterRef("group_id"), id__gt=OuterRef("last_read_message_id"), deleted_at__isnull=True,
+            moderation_state=ModerationState.VISIBLE,
         )
         .exclude(author_id=user.id)  # keeps messages without an author (system messages)
         .order_by()
@@ -188,7 +195,8 @@ def groups_for_member(user: User, circle_id: int, *, joined_only: bool = False) 
 def pinned_messages(group: Group, *, limit: int = 100) -> list[Message]:
     """Pinned messages that still exist, most recently pinned first."""
     return list(
-        Message.objects.filter(group=group, pinned_at__isnull=False, deleted_at__isnull=True)
+        Message.objects.filter(group=group, pinned_at__isnull=False, deleted_at__isnull=True,
+                               moderation_state=ModerationState.VISIBLE)
         .select_related("author", "reply_to")
         .order_by("-pinned_at")[:limit]
     )

@@ -104,7 +104,7 @@ def sync(user, frame: Frame) -> Reply:
     after = _id(frame, "after", minimum=0)
     limit = _id(frame, "limit", required=False)
     group, _membership = access_group(group_id, user)
-    messages, more = message_page(group, after=after, limit=limit)
+    messages, more = message_page(group, after=after, limit=limit, viewer_id=user.id)
     return {"type": "sync", "group_id": group.id, "messages": messages_to_dicts(messages), "more": more}
 
 

@@ -38,6 +38,7 @@ from quanzi.circles import selectors as circle_selectors
 from quanzi.circles.access import access_circle, access_join_request, access_member, get_membership
 from quanzi.circles.models import Circle, JoinMode, JoinRequestStatus, Membership, MembershipStatus, Role
 from quanzi.core.errors import Forbidden, InvalidInput, NotFound, QuanziError
+from quanzi.moderation.chatui import chat_config as moderation_chat_config
 
 from . import forms
 
@@ -330,7 +331,7 @@ def chat_strings() -> dict[str, str]:
 def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
     group, membership = _group_in_circle(request, slug, group_id)
     circle = group.circle
-    page, has_more = chat_selectors.message_page(group)
+    page, has_more = chat_selectors.message_page(group, viewer_id=request.user.id)
     if page:
         # Opening the room reads it; the read marker only ever moves forward.
         chat_actions.do_mark_read(user=request.user, group=group, message_id=page[-1].id)
@@ -358,6 +359,7 @@ def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
             "pin": "/api/messages/{id}/pin",
         },
         "strings": chat_strings(),
+        "moderation": moderation_chat_config(circle),
         "pinned": [
             {
                 "id": m.id,

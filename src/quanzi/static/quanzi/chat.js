@@ -19,6 +19,7 @@
   var config = JSON.parse(configNode.textContent);
   var initial = JSON.parse(document.getElementById("chat-initial").textContent);
   var S = config.strings;
+  var MOD = config.moderation || {};
   var me = config.me;
   var groupId = config.groupId;
 
@@ -181,6 +182,9 @@
     if (mine) classes.push("msg-mine");
     if (message.deleted) classes.push("msg-deleted");
     if (message.pinned) classes.push("msg-pinned");
+    var held = message.moderation_state === "held", modRemoved = message.moderation_state === "removed";
+    if (held) classes.push("msg-held");
+    if (modRemoved) classes.push("msg-removed");
     if (!mine && ((message.mentions || []).indexOf(me.id) !== -1 || message.mentions_all)) {
       classes.push("msg-mentions-me");
     }
@@ -242,7 +246,12 @@
         link.rel = "noopener noreferrer nofollow";
       });
       body.appendChild(html);
-      body.appendChild(renderTools(message));
+      if ((held || modRemoved) && MOD.strings) {
+        // Moderation (quanzi.moderation): only the author ever receives their held/removed messages.
+        body.appendChild(el("div", "msg-moderation" + (modRemoved ? " msg-moderation-removed" : ""),
+          modRemoved ? MOD.strings.removed : MOD.strings.held));
+      }
+      if (!modRemoved) body.appendChild(renderTools(message));
     }
     li.appendChild(body);
     return li;
@@ -261,6 +270,10 @@
     if (canEditOwn(message)) tools.appendChild(toolButton("edit", S.edit));
     if (canEditOwn(message) || config.canModerate) tools.appendChild(toolButton("delete", S.delete));
     if (config.canModerate) tools.appendChild(toolButton(message.pinned ? "unpin" : "pin", message.pinned ? S.unpin : S.pin));
+    var mine = message.author && message.author.id === me.id;
+    if (!mine && MOD.reportUrl && (message.moderation_state || "visible") === "visible") {
+      tools.appendChild(toolButton("report", MOD.strings.report));
+    }
     return tools;
   }
 
@@ -651,6 +664,14 @@
       if (!window.confirm(S.confirmDelete)) return;
       api("DELETE", endpoint("message", message.id))
         .then(function () { patchMessage(message.id, { deleted: true, pinned: false, html: "", body: "" }); })
+        .catch(function (error) { showError(error.message); });
+    } else if (action === "report") {
+      if (!window.confirm(MOD.strings.confirmReport)) return;
+      api("POST", MOD.reportUrl, { kind: "message", object_id: message.id, reason: "" })
+        .then(function () {
+          button.disabled = true;
+          button.textContent = MOD.strings.reported;
+        })
         .catch(function (error) { showError(error.message); });
     } else if (action === "pin" || action === "unpin") {
       api(action === "pin" ? "POST" : "DELETE", endpoint("pin", message.id))
