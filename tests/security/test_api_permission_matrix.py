@@ -448,7 +448,14 @@ ROWS += [
 ]
 
 # --- search (rows owned by the search work) ---
-ROWS += []
+ROWS += [
+    #                                 anon  outs  other banned kicked member muted  mod   admin owner
+    Row("GET", "/circles/{slug}/search", "q=run", (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK),
+        lambda w, a: {"slug": w.circle.slug, "?": "q=run&kind=message,post"}),
+    Row("GET", "/circles/{slug}/search", "empty q",
+        (U401, C404, C404, C404, C404, *("400 empty_query",) * 5), lambda w, a: {"slug": w.circle.slug, "?": "q="}),
+]
+
 
 # --- chat DMs (rows owned by the chat DMs work) ---
 ROWS += []

@@ -171,7 +171,37 @@ MATRIX.update({
     ),
 })
 # --- search (rows owned by the search work) ---
-MATRIX.update({})
+
+
+def _web_snapshot(w) -> int:
+    """An archived link (with one stored image) cited by a message in the main group."""
+    import io as _io
+
+    from PIL import Image as _Image
+
+    from quanzi.archive.models import LinkSnapshot, SnapshotCitation, SnapshotImage
+    from quanzi.archive.storage import store_blob
+    from quanzi.chat.models import Message
+
+    data = _io.BytesIO()
+    _Image.new("RGB", (8, 8), "green").save(data, format="PNG")
+    blob = store_blob(data, content_type="image/png", width=8, height=8)
+    message = Message.objects.create(group_id=w.main, author=w.users["member"], body="https://example.org/",
+                                     body_html="")
+    snap = LinkSnapshot.objects.create(circle_id=message.group.circle_id, url_key=f"{message.id:064d}",
+                                       url="https://example.org/", status="ok", title="Example", image=blob)
+    SnapshotImage.objects.create(snapshot=snap, blob=blob, position=0)
+    SnapshotCitation.objects.create(snapshot=snap, kind="message", object_id=message.id)
+    return snap.id
+
+
+MATRIX.update({
+    "search": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "archive_snapshot": ("get", False, lambda w: [w.slug, _web_snapshot(w)],
+                         {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "archive_snapshot_image": ("get", False, lambda w: [w.slug, _web_snapshot(w), 0],
+                               {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+})
 # --- chat DMs (rows owned by the chat DMs work) ---
 MATRIX.update({})
 # --- moderation (rows owned by the moderation work) ---
