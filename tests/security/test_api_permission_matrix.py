@@ -408,7 +408,63 @@ ROWS += [
 ]
 
 # --- feed (rows owned by the feed work) ---
-ROWS += []
+# Posts and comments are made inside each actor's savepoint: "member's" by the member, "admin's" by the admin.
+P404 = "404 post_not_found"
+
+
+def _feed_post(author: str, **fields) -> Params:
+    def params(w: World, actor: str) -> dict:
+        from quanzi.feed import actions as feed_actions
+
+        post = feed_actions.do_create_post(actor=w.users[author], circle=w.circle, body=f"by {author}", **fields)
+        return {"slug": w.circle.slug, "post_id": post.id}
+
+    return params
+
+
+def _feed_comment(author: str) -> Params:
+    def params(w: World, actor: str) -> dict:
+        from quanzi.feed import actions as feed_actions
+
+        post = feed_actions.do_create_post(actor=w.users["admin"], circle=w.circle, body="post")
+        comment = feed_actions.do_create_comment(actor=w.users[author], circle=w.circle, post_id=post.id, body="c")
+        return {"slug": w.circle.slug, "comment_id": comment.id}
+
+    return params
+
+
+MEMBERS_OK = (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK)
+ADMINS_OK = (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK)
+ROWS += [
+    #                                            anon  outs  other banned kicked member muted  mod   admin owner
+    Row("GET", "/circles/{slug}/posts", "", MEMBERS_OK, slug),
+    Row("GET", "/circles/{slug}/posts", "featured, tag", MEMBERS_OK, lambda w, a: {"slug": w.circle.slug,
+                                                                                    "?": "featured=true&tag=x"}),
+    Row("POST", "/circles/{slug}/posts", "", (U401, C404, C404, C404, C404, NEW, MUTED, NEW, NEW, NEW), slug,
+        body({"body": "hello", "tags": ["t"]})),
+    Row("GET", "/circles/{slug}/posts/{post_id}", "member's", MEMBERS_OK, _feed_post("member")),
+    Row("GET", "/circles/{slug}/posts/{post_id}", "moderators only",
+        (U401, C404, C404, C404, C404, P404, P404, OK, OK, OK), _feed_post("admin", visibility="moderators")),
+    Row("PATCH", "/circles/{slug}/posts/{post_id}", "member's",
+        (U401, C404, C404, C404, C404, OK, MUTED, NOTAU, NOTAU, NOTAU), _feed_post("member"), body({"body": "new"})),
+    Row("DELETE", "/circles/{slug}/posts/{post_id}", "member's",
+        (U401, C404, C404, C404, C404, OK, NOTAU, OK, OK, OK), _feed_post("member")),
+    Row("DELETE", "/circles/{slug}/posts/{post_id}", "admin's",
+        (U401, C404, C404, C404, C404, NOTAU, NOTAU, HIGH, OK, OK), _feed_post("admin")),
+    Row("POST", "/circles/{slug}/posts/{post_id}/like", "", MEMBERS_OK, _feed_post("admin")),
+    Row("DELETE", "/circles/{slug}/posts/{post_id}/like", "", MEMBERS_OK, _feed_post("admin")),
+    Row("POST", "/circles/{slug}/posts/{post_id}/pin", "", ADMINS_OK, _feed_post("member")),
+    Row("DELETE", "/circles/{slug}/posts/{post_id}/pin", "", ADMINS_OK, _feed_post("member")),
+    Row("POST", "/circles/{slug}/posts/{post_id}/feature", "", ADMINS_OK, _feed_post("member")),
+    Row("DELETE", "/circles/{slug}/posts/{post_id}/feature", "", ADMINS_OK, _feed_post("member")),
+    Row("GET", "/circles/{slug}/posts/{post_id}/comments", "", MEMBERS_OK, _feed_post("member")),
+    Row("POST", "/circles/{slug}/posts/{post_id}/comments", "",
+        (U401, C404, C404, C404, C404, NEW, MUTED, NEW, NEW, NEW), _feed_post("member"), body({"body": "nice"})),
+    Row("DELETE", "/circles/{slug}/comments/{comment_id}", "member's",
+        (U401, C404, C404, C404, C404, OK, NOTAU, OK, OK, OK), _feed_comment("member")),
+    Row("POST", "/circles/{slug}/comments/{comment_id}/like", "", MEMBERS_OK, _feed_comment("member")),
+    Row("DELETE", "/circles/{slug}/comments/{comment_id}/like", "", MEMBERS_OK, _feed_comment("member")),
+]
 
 # --- archive (rows owned by the archive work) ---
 F404 = "404 file_not_found"

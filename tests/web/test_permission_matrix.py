@@ -114,7 +114,47 @@ MATRIX = {
     ),
 }
 # --- feed (rows owned by the feed work) ---
-MATRIX.update({})
+# Posts and comments are written by the admin unless said otherwise (created inside the row's args).
+
+
+def _feed_post(w, author="admin"):
+    from quanzi.circles.models import Circle
+    from quanzi.feed import actions as feed_actions
+
+    circle = Circle.objects.get(slug=w.slug)
+    return feed_actions.do_create_post(actor=w.users[author], circle=circle, body="matrix post").id
+
+
+def _feed_comment(w, author="admin"):
+    from quanzi.circles.models import Circle
+    from quanzi.feed import actions as feed_actions
+
+    circle = Circle.objects.get(slug=w.slug)
+    return feed_actions.do_create_comment(actor=w.users[author], circle=circle, post_id=_feed_post(w),
+                                          body="matrix comment").id
+
+
+MATRIX.update({
+    "feed": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "feed_post_create": ("post", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "feed_post": ("get", False, lambda w: [w.slug, _feed_post(w)], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "feed_post_edit": (
+        "get", False, lambda w: [w.slug, _feed_post(w, "owner")],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 403, "admin": 403, "owner": 200},
+    ),
+    "feed_post_delete": ("post", True, lambda w: [w.slug, _feed_post(w)], {"anon": LOGIN, "outsider": 404,
+                                                                          **ADMINS_ONLY}),
+    "feed_post_like": ("post", True, lambda w: [w.slug, _feed_post(w)], {"anon": LOGIN, "outsider": 404,
+                                                                        **ALL_MEMBERS}),
+    "feed_post_flag": ("post", True, lambda w: [w.slug, _feed_post(w, "member"), "pin"],
+                       {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "feed_comment_create": ("post", False, lambda w: [w.slug, _feed_post(w)],
+                            {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "feed_comment_delete": ("post", True, lambda w: [w.slug, _feed_comment(w)],
+                            {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "feed_comment_like": ("post", True, lambda w: [w.slug, _feed_comment(w)],
+                          {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+})
 # --- archive (rows owned by the archive work) ---
 
 
