@@ -9,6 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
+from django.utils import timezone, translation
 
 from quanzi.accounts.actions import do_create_token
 from quanzi.asgi import application
@@ -23,6 +24,15 @@ def _private_cache(settings, request):
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
     }
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are compared in English; an earlier test may have left another language active."""
+    with translation.override("en"):
+        yield
+    translation.deactivate()
+    timezone.deactivate()
 
 
 @pytest.fixture

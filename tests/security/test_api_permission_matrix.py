@@ -514,7 +514,57 @@ ROWS += [
 
 
 # --- chat DMs (rows owned by the chat DMs work) ---
-ROWS += []
+# Conversations are made inside each actor's savepoint; "victim" is a plain active member.
+
+
+def _dm_member_victim(w: World):
+    from quanzi.chat import dms
+
+    return dms.do_start_dm(actor=w.users["member"], circle=w.circle, user_id=w.uid("victim"))
+
+
+def _self_or_victim(w: World, actor: str) -> int:
+    return w.uid("victim" if actor == "anon" else actor)
+
+
+DMSELF = "403 dm_self"
+DMNOTM = "403 dm_not_member"
+DM404 = "404 dm_not_found"
+ROWS += [
+    #                                 anon  outs  other banned kicked member muted  mod   admin owner
+    Row("GET", "/circles/{slug}/dms", "", (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK), slug),
+    Row("POST", "/circles/{slug}/dms", "to a member", (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK), slug,
+        lambda w, a: {"user_id": w.uid("victim")}),
+    Row("POST", "/circles/{slug}/dms", "to yourself",
+        (U401, C404, C404, C404, C404, DMSELF, DMSELF, DMSELF, DMSELF, DMSELF), slug,
+        lambda w, a: {"user_id": _self_or_victim(w, a)}),
+    Row("POST", "/circles/{slug}/dms", "to the banned user",
+        (U401, C404, C404, C404, C404, DMNOTM, DMNOTM, DMNOTM, DMNOTM, DMNOTM), slug,
+        lambda w, a: {"user_id": w.uid("banned")}),
+    Row("GET", "/circles/{slug}/dms/{user_id}", "the member's with the victim",
+        (U401, C404, C404, C404, C404, OK, DM404, DM404, DM404, DM404),
+        lambda w, a: {"slug": w.circle.slug, "user_id": w.uid("victim"), "_": _dm_member_victim(w)}),
+    Row("GET", "/me/blocks", "", (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK), none),
+    Row("PUT", "/me/blocks/{user_id}", "someone", (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK),
+        lambda w, a: {"user_id": w.uid("victim")}),
+    Row("PUT", "/me/blocks/{user_id}", "yourself",
+        (U401, *["400 block_self"] * 9), lambda w, a: {"user_id": _self_or_victim(w, a)}),
+    Row("DELETE", "/me/blocks/{user_id}", "", (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK),
+        lambda w, a: {"user_id": w.uid("victim")}),
+    # A DM through the group and message endpoints: only its two people, whatever the role.
+    Row("GET", "/groups/{group_id}", "a DM (member ↔ victim)",
+        (U401, G404, G404, G404, G404, OK, G404, G404, G404, G404),
+        lambda w, a: {"group_id": _dm_member_victim(w).id}),
+    Row("GET", "/groups/{group_id}/messages", "a DM (member ↔ victim)",
+        (U401, G404, G404, G404, G404, OK, G404, G404, G404, G404),
+        lambda w, a: {"group_id": _dm_member_victim(w).id}),
+    Row("POST", "/groups/{group_id}/messages", "a DM (member ↔ victim)",
+        (U401, G404, G404, G404, G404, NEW, G404, G404, G404, G404),
+        lambda w, a: {"group_id": _dm_member_victim(w).id}, body({"body": "psst"})),
+    Row("POST", "/groups/{group_id}/join", "a DM (member ↔ victim)",
+        (U401, G404, G404, G404, G404, G404, G404, G404, G404, G404),
+        lambda w, a: {"group_id": _dm_member_victim(w).id}),
+]
 
 # --- moderation (rows owned by the moderation work) ---
 ROWS += []

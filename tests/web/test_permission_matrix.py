@@ -243,7 +243,15 @@ MATRIX.update({
                                {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
 })
 # --- chat DMs (rows owned by the chat DMs work) ---
-MATRIX.update({})
+MATRIX.update({
+    "chat_dms": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    # Members are sent to the conversation (or back with the reason); people outside see no circle.
+    "chat_dm_start": ("post", False, lambda w: [w.slug, w.victim], {"anon": LOGIN, "outsider": 404,
+                                                                     **MEMBERS_REDIRECT}),
+    # Blocking is about oneself, in no circle: anyone signed in.
+    "chat_block": ("post", False, lambda w: [w.victim], {"anon": LOGIN, "outsider": 302, **MEMBERS_REDIRECT}),
+    "chat_unblock": ("post", False, lambda w: [w.victim], {"anon": LOGIN, "outsider": 302, **MEMBERS_REDIRECT}),
+})
 # --- moderation (rows owned by the moderation work) ---
 MATRIX.update({})
 # --- checkins (rows owned by the checkins work) ---

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from quanzi.circles import rules
 from quanzi.circles.models import Circle, Membership
 from quanzi.core.errors import Forbidden, InvalidInput, NotFound
 from quanzi.core.events import EventType, emit
 from quanzi.core.ids import as_db_id
+from quanzi.moderation import rules as moderation_rules
 
 from .models import Block, DmPair, Group, GroupKind, GroupMember, Message, Notice, NoticeKind
 
@@ -121,6 +123,8 @@ def do_start_dm(*, actor, circle: Circle, user_id) -> Group:
     _check_pair(circle, actor_membership, rows.get(uid) if uid != actor.id else actor_membership, actor.id, uid)
     low, high = _ordered(actor.id, uid)
     pair = _find_pair(circle.id, low, high)
+    if pair is None:  # a new conversation: newcomers may only write to moderators (quanzi.moderation trust levels)
+        moderation_rules.check_can_start_dm(actor_membership, target=rows.get(uid))
     if pair is not None:
         _ensure_seats(pair)
         return pair.group
@@ -315,3 +319,22 @@ def dm_unread_total(user, circle_id: int) -> int:
     from .selectors import unread_counts
 
     return sum(n for gid, n in unread_counts(user, circle_id=circle_id).items() if gid in dm_groups)
+
+
+# Strings of this feature written outside the chat app (the rule in circles.rules, the circle
+# setting in circles and web): listed here so that the chat app's own catalog translates them.
+_STRINGS_ELSEWHERE = (
+    gettext_noop("You cannot send a direct message to yourself."),
+    gettext_noop("This person is not a member of this circle."),
+    gettext_noop("Direct messages are turned off in this circle."),
+    gettext_noop("In this circle, members may only send direct messages to admins and moderators."),
+    gettext_noop("You blocked this person. Unblock them to send messages."),
+    gettext_noop("You can't message this person."),
+    gettext_noop("Direct messages must be members, admins or off."),
+    gettext_noop("Direct messages"),
+    gettext_noop("direct messages"),
+    gettext_noop("Who may send direct messages to whom in this circle."),
+    gettext_noop("Members may message each other"),
+    gettext_noop("Members may message admins and moderators only"),
+    gettext_noop("Direct messages are off"),
+)
