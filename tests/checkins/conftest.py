@@ -48,3 +48,69 @@ def joined(make_user, circle):
         return user
 
     return join
+
+
+def open_now_fields(**extra) -> dict:
+    """Rules whose window is open right now (UTC circle): opened an hour ago, closes in two hours."""
+    from datetime import UTC, timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now().astimezone(UTC)
+    opens, closes = now - timedelta(hours=1), now + timedelta(hours=2)
+    fields = {"start_date": opens.date() - timedelta(days=2), "end_date": opens.date() + timedelta(days=5),
+              "window_start": opens.time().replace(second=0, microsecond=0),
+              "window_end": closes.time().replace(second=0, microsecond=0),
+              "now": now - timedelta(days=10)}
+    fields.update(extra)
+    return fields
+
+
+@pytest.fixture
+def live_challenge(make_challenge):
+    """``live_challenge(**fields)``: a running challenge (two days old) whose window is open now."""
+
+    def make(**fields):
+        return make_challenge(**open_now_fields(**fields))
+
+    return make
+
+
+class Api:
+    """A JSON client with a fresh bearer token: ``call(method, path, body)`` → (status, JSON)."""
+
+    def __init__(self, user) -> None:
+        from django.test import Client
+
+        from quanzi.accounts import actions as account_actions
+
+        self.client = Client()
+        _row, self.token = account_actions.do_create_token(user=user, name="tests")
+
+    def call(self, method: str, path: str, body=None):
+        import json
+
+        headers = {"Authorization": f"Bearer {self.token}"}
+        fn = getattr(self.client, method.lower())
+        if method == "GET":
+            response = fn(path, headers=headers)
+        else:
+            response = fn(path, json.dumps(body) if body is not None else "", content_type="application/json",
+                          headers=headers)
+        return response.status_code, response.json()
+
+
+@pytest.fixture
+def api_as(db):
+    """``api_as(user)`` → an :class:`Api` client authenticated as ``user``."""
+    return Api
+
+
+@pytest.fixture(autouse=True)
+def _reset_thread_locale():
+    """Requests activate the user's language and zone on this thread; don't leak them."""
+    from django.utils import timezone, translation
+
+    yield
+    translation.deactivate()
+    timezone.deactivate()

@@ -570,7 +570,108 @@ ROWS += [
 ROWS += []
 
 # --- checkins (rows owned by the checkins work) ---
-ROWS += []
+CH404 = "404 challenge_not_found"
+CI404 = "404 checkin_not_found"
+CM404 = "404 comment_not_found"
+
+
+def _challenge(w: World, actor: str, *, join: bool = False, **extra):
+    """A running challenge whose window is open now (two days old); ``join`` makes the actor a participant."""
+    from datetime import UTC, timedelta
+
+    from django.utils import timezone
+
+    from quanzi.checkins.models import Challenge, Participant
+
+    now = timezone.now().astimezone(UTC)
+    opens, closes = now - timedelta(hours=1), now + timedelta(hours=2)
+    challenge = Challenge.objects.create(
+        circle=w.circle, title="Matrix", start_date=opens.date() - timedelta(days=2),
+        end_date=opens.date() + timedelta(days=5), window_start=opens.time().replace(second=0, microsecond=0),
+        window_end=closes.time().replace(second=0, microsecond=0), days_to_complete=3,
+        created_by=w.users["owner"], **extra)
+    if join and w.users.get(actor) is not None:
+        Participant.objects.create(challenge=challenge, user=w.users[actor], joined_at=now - timedelta(days=5))
+    return challenge
+
+
+def _open_for_joining(w: World, actor: str):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return _challenge(w, actor, join_deadline=timezone.now() + timedelta(days=1))
+
+
+def _owners_checkin(w: World):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from quanzi.checkins.models import CheckIn, Participant
+
+    challenge = _challenge(w, "owner")
+    participant = Participant.objects.create(challenge=challenge, user=w.users["owner"],
+                                             joined_at=timezone.now() - timedelta(days=5))
+    return CheckIn.objects.create(challenge=challenge, participant=participant, user=w.users["owner"],
+                                  day=challenge.start_date, text="up")
+
+
+def _owners_comment(w: World) -> int:
+    from quanzi.checkins.models import CheckInComment
+
+    checkin = _owners_checkin(w)
+    type(checkin).objects.filter(id=checkin.id).update(comment_count=1)
+    return CheckInComment.objects.create(checkin=checkin, user=w.users["owner"], text="hi").id
+
+
+def _future_challenge_body(w: World, actor: str) -> dict:
+    return {"title": "Next month", "start_date": "2099-01-05", "end_date": "2099-01-18", "window_start": "05:00",
+            "window_end": "08:00", "weekdays": [0, 1, 2, 3, 4]}
+
+
+ROWS += [
+    #                                 anon  outs  other banned kicked member muted  mod   admin owner
+    Row("GET", "/circles/{slug}/challenges", "", (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK), slug),
+    Row("POST", "/circles/{slug}/challenges", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, NEW, NEW), slug,
+        _future_challenge_body),
+    Row("GET", "/challenges/{challenge_id}", "", (U401, CH404, CH404, CH404, CH404, OK, OK, OK, OK, OK),
+        lambda w, a: {"challenge_id": _challenge(w, a).id}),
+    Row("PATCH", "/challenges/{challenge_id}", "wording",
+        (U401, CH404, CH404, CH404, CH404, ROLE, ROLE, ROLE, OK, OK),
+        lambda w, a: {"challenge_id": _challenge(w, a).id}, body({"title": "Renamed"})),
+    Row("POST", "/challenges/{challenge_id}/join", "before the join deadline",
+        (U401, CH404, CH404, CH404, CH404, OK, OK, OK, OK, OK),
+        lambda w, a: {"challenge_id": _open_for_joining(w, a).id}),
+    Row("POST", "/challenges/{challenge_id}/checkins", "as a participant",
+        (U401, CH404, CH404, CH404, CH404, NEW, NEW, NEW, NEW, NEW),
+        lambda w, a: {"challenge_id": _challenge(w, a, join=True).id}, body({"text": "早起"})),
+    Row("POST", "/challenges/{challenge_id}/checkins", "not joined",
+        (U401, CH404, CH404, CH404, CH404, *("403 not_participant",) * 5),
+        lambda w, a: {"challenge_id": _challenge(w, a).id}, body({"text": "早起"})),
+    Row("POST", "/challenges/{challenge_id}/makeups", "as a participant",
+        (U401, CH404, CH404, CH404, CH404, NEW, NEW, NEW, NEW, NEW),
+        lambda w, a: {"challenge_id": _challenge(w, a, join=True, makeups_allowed=1).id},
+        lambda w, a: {"day": _challenge(w, "owner").start_date.isoformat(), "text": "补卡"}),
+    Row("GET", "/challenges/{challenge_id}/board", "", (U401, CH404, CH404, CH404, CH404, OK, OK, OK, OK, OK),
+        lambda w, a: {"challenge_id": _challenge(w, a, join=True).id}),
+    Row("GET", "/challenges/{challenge_id}/calendar", "own", (U401, CH404, CH404, CH404, CH404, OK, OK, OK, OK, OK),
+        lambda w, a: {"challenge_id": _challenge(w, a, join=True).id}),
+    Row("GET", "/challenges/{challenge_id}/feed", "", (U401, CH404, CH404, CH404, CH404, OK, OK, OK, OK, OK),
+        lambda w, a: {"challenge_id": _challenge(w, a).id}),
+    Row("POST", "/checkins/{checkin_id}/like", "the owner's",
+        (U401, CI404, CI404, CI404, CI404, OK, OK, OK, OK, OK),
+        lambda w, a: {"checkin_id": _owners_checkin(w).id}),
+    Row("DELETE", "/checkins/{checkin_id}/like", "the owner's",
+        (U401, CI404, CI404, CI404, CI404, OK, OK, OK, OK, OK),
+        lambda w, a: {"checkin_id": _owners_checkin(w).id}),
+    Row("POST", "/checkins/{checkin_id}/comments", "the owner's",
+        (U401, CI404, CI404, CI404, CI404, NEW, MUTED, NEW, NEW, NEW),
+        lambda w, a: {"checkin_id": _owners_checkin(w).id}, body({"text": "加油"})),
+    Row("DELETE", "/checkin-comments/{comment_id}", "the owner's",
+        (U401, CM404, CM404, CM404, CM404, NOTAU, NOTAU, OK, OK, OK),
+        lambda w, a: {"comment_id": _owners_comment(w)}),
+]
 
 # --- wallet top-ups and deposit settlement (rows owned by the settlement work) ---
 

@@ -255,7 +255,76 @@ MATRIX.update({
 # --- moderation (rows owned by the moderation work) ---
 MATRIX.update({})
 # --- checkins (rows owned by the checkins work) ---
-MATRIX.update({})
+
+
+def _web_challenge(w) -> int:
+    """A running challenge (window open now) of the world's circle, the owner taking part; its id."""
+    from datetime import UTC, timedelta
+
+    from django.utils import timezone
+
+    from quanzi.checkins.models import Challenge, Participant
+    from quanzi.circles.models import Circle
+
+    if not hasattr(w, "challenge_id"):
+        now = timezone.now().astimezone(UTC)
+        opens, closes = now - timedelta(hours=1), now + timedelta(hours=2)
+        challenge = Challenge.objects.create(
+            circle=Circle.objects.get(slug=w.slug), title="Matrix", start_date=opens.date() - timedelta(days=2),
+            end_date=opens.date() + timedelta(days=5), window_start=opens.time().replace(second=0, microsecond=0),
+            window_end=closes.time().replace(second=0, microsecond=0), days_to_complete=3,
+            created_by=w.users["owner"])
+        Participant.objects.create(challenge=challenge, user=w.users["owner"], joined_at=now - timedelta(days=5))
+        w.challenge_id = challenge.id
+    return w.challenge_id
+
+
+def _web_checkin(w) -> int:
+    from quanzi.checkins.models import CheckIn, CheckInComment, Participant
+
+    if not hasattr(w, "checkin_id"):
+        participant = Participant.objects.get(challenge_id=_web_challenge(w), user=w.users["owner"])
+        checkin = CheckIn.objects.create(challenge_id=w.challenge_id, participant=participant,
+                                         user=w.users["owner"], day=participant.challenge.start_date,
+                                         comment_count=1)
+        w.checkin_id = checkin.id
+        w.comment_id = CheckInComment.objects.create(checkin=checkin, user=w.users["owner"], text="hi").id
+    return w.checkin_id
+
+
+def _web_comment(w) -> int:
+    _web_checkin(w)
+    return w.comment_id
+
+
+MATRIX.update({
+    "checkins_list": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "checkins_create": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "checkins_detail": ("get", False, lambda w: [w.slug, _web_challenge(w)],
+                        {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "checkins_edit": ("get", False, lambda w: [w.slug, _web_challenge(w)],
+                      {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "checkins_join": ("post", False, lambda w: [w.slug, _web_challenge(w)],
+                      {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "checkins_checkin": ("post", False, lambda w: [w.slug, _web_challenge(w)],
+                         {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "checkins_makeup": ("post", False, lambda w: [w.slug, _web_challenge(w)],
+                        {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "checkins_board": ("get", False, lambda w: [w.slug, _web_challenge(w)],
+                       {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "checkins_calendar": ("get", False, lambda w: [w.slug, _web_challenge(w), w.users["owner"].id],
+                          {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "checkins_feed": ("get", False, lambda w: [w.slug, _web_challenge(w)],
+                      {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "checkins_like": ("post", True, lambda w: [w.slug, _web_checkin(w)],
+                      {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS}),
+    "checkins_comment": ("post", False, lambda w: [w.slug, _web_checkin(w)],
+                         {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+    "checkins_comment_delete": (
+        "post", False, lambda w: [w.slug, _web_comment(w)],
+        {"anon": LOGIN, "outsider": 404, "member": 403, "moderator": 302, "admin": 302, "owner": 302},
+    ),
+})
 # Django's own language switch (django.conf.urls.i18n), open to everyone by design.
 NOT_OURS = {"set_language"}
 
