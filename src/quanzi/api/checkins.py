@@ -23,7 +23,7 @@ from quanzi.core.ids import as_db_id
 
 from .auth import current_user
 from .circles import member_circle
-from .schemas import Cursor, Id, OkOut, UserBrief, errors_for
+from .schemas import Cursor, Id, OkOut, PageParams, UserBrief, errors_for
 
 router = Router(tags=["checkins"])
 
@@ -437,3 +437,70 @@ def delete_comment(request: HttpRequest, comment_id: Id):
         raise InvalidInput(_("Invalid id."))
     actions.do_delete_comment(user=current_user(request), comment_id=comment_id)
     return {"ok": True}
+
+
+# --- deposit settlement (settlement work: quanzi.checkins.settlement / settlement_report) ---------------------
+
+
+class SettlementRowOut(Schema):
+    user: UserBrief
+    days: int
+    outcome: str = Field(description="`completed` or `failed`.")
+    deposit: int
+    refund: int = Field(description="Own deposit back (minor units).")
+    share: int = Field(description="Share of the forfeited deposits, the leftover unit included.")
+    leftover_unit: bool = Field(description="This member received one of the leftover minor units.")
+    amount: int = Field(description="What the member receives in total.")
+    paid_at: datetime | None = None
+
+
+class SettlementOut(Schema):
+    status: str = Field(description="`open` (not settled: a projection from the current counts), `planned` "
+                                    "(being paid out) or `done`.")
+    projected: bool
+    settle_after: datetime = Field(description="When the last window closes and settlement may run.")
+    finished_at: datetime | None = None
+    currency: str
+    rule: str = Field(description="`shared`, `all_completed`, `no_completers` or `no_participants`.")
+    share_mode: str
+    fee_bps: int
+    days_to_complete: int
+    pool: int
+    forfeited: int
+    fee: int
+    distributable: int
+    leftover: int
+    leftover_recipients: list[UserBrief]
+    participants: int
+    completers: int
+    items: list[SettlementRowOut] = Field(description="Every member for organisers; your own row for members.")
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get("/challenges/{challenge_id}/settlement", response=errors_for({200: SettlementOut}))
+def get_settlement(request: HttpRequest, challenge_id: Id, page: Query[PageParams]):
+    """The deposit settlement: totals, the leftover-unit recipients, and each member's days, outcome and amount
+    (organisers see every row, members their own). Before the end it is a projection from the current counts."""
+    from quanzi.checkins.settlement_report import settlement_report
+
+    user = current_user(request)
+    challenge, membership = access_challenge(challenge_id, user)
+    report = settlement_report(challenge, membership, user, limit=page.limit, offset=page.offset)
+
+    def row_out(row) -> dict[str, Any]:
+        return {"user": user_brief(row.user), "days": row.days, "outcome": row.outcome, "deposit": row.deposit,
+                "refund": row.refund, "share": row.gain, "leftover_unit": bool(row.bonus), "amount": row.amount,
+                "paid_at": row.paid_at}
+
+    return {
+        "status": report.status, "projected": report.projected, "settle_after": report.settle_after,
+        "finished_at": report.finished_at, "currency": report.currency, "rule": report.rule,
+        "share_mode": report.share_mode, "fee_bps": report.fee_bps, "days_to_complete": report.days_to_complete,
+        "pool": report.pool, "forfeited": report.forfeited, "fee": report.fee, "distributable": report.distributable,
+        "leftover": report.leftover, "leftover_recipients": [user_brief(r.user) for r in report.leftover_recipients],
+        "participants": report.participants, "completers": report.completers,
+        "items": [row_out(row) for row in report.rows], "total": report.total_rows, "limit": page.limit,
+        "offset": page.offset,
+    }
