@@ -683,6 +683,16 @@ def _topup(w: World, owner: str, *, provider: str = "manual"):
                                                  provider=provider, idempotency_key=f"matrix-topup-{owner}").order
 
 
+def _deposit_challenge(w: World):
+    from datetime import date, time
+
+    from quanzi.checkins.models import Challenge
+
+    return Challenge.objects.create(circle=w.circle, title="Deposits", start_date=date(2026, 3, 2),
+                                    end_date=date(2026, 3, 8), window_start=time(6), window_end=time(9),
+                                    days_to_complete=5, deposit_amount=1000, created_by=w.users["owner"])
+
+
 ROWS += [
     #                                 anon  outs  other banned kicked member muted  mod   admin owner
     Row("POST", "/me/wallet/topups", "", (U401, NEW, NEW, NEW, NEW, NEW, NEW, NEW, NEW, NEW), none,
@@ -695,6 +705,11 @@ ROWS += [
     Row("POST", "/orders/{public_id}/confirm", "a member's manual top-up, by staff",
         (U401, OK, OK, OK, OK, OK, OK, OK, OK, OK),
         lambda w, a: {"public_id": _topup(w, "victim").public_id, "_": _as_staff(w, a)}, headers=KEY),
+    # The settlement report: members of the circle (organisers see every row, members their own).
+    Row("GET", "/challenges/{challenge_id}/settlement", "",
+        (U401, "404 challenge_not_found", "404 challenge_not_found", "404 challenge_not_found",
+         "404 challenge_not_found", OK, OK, OK, OK, OK),
+        lambda w, a: {"challenge_id": _deposit_challenge(w).id}),
 ]
 
 # The catch-all that answers JSON for unknown /api/ paths: the same 404 for everyone.
