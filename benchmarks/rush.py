@@ -161,6 +161,8 @@ class Result:
     timeouts: int
     statuses: dict[int, int]
     seconds: float
+    cpu_ms: float = 0.0  # server CPU (user + system, all threads) per request
+
 
     @property
     def rate(self) -> float:
@@ -233,6 +235,20 @@ def post(path: str, body: bytes, token: str, port: int) -> bytes:
 
 
 # --- servers -----------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measured(pid: int, port: int, requests: list[bytes]) -> Result:
+    before = cpu_seconds(pid)
+    result = await drive(port, requests)
+    result.cpu_ms = (cpu_seconds(pid) - before) * 1000 / max(1, len(requests))
+    return result
 
 
 def free_port() -> int:
@@ -323,11 +339,12 @@ async def scenario(label: str, env: dict, workdir: Path, args, log, boards: bool
         await drive(port, checkins(ids["challenges"][0])[:300])
         base_results, ours_results = [], []
         for run in range(runs):
-            b = await drive(port, bare)
-            o = await drive(port, checkins(ids["challenges"][run + 1]))
-            log(f"{label} run {run + 1}: bare insert {b.rate:.0f}/s p99 {b.pct(99):.0f} ms errors {b.errors}"
-                f"+{b.timeouts}; check-ins {o.rate:.0f}/s p50 {o.pct(50):.0f} ms p99 {o.pct(99):.0f} ms errors "
-                f"{o.errors}+{o.timeouts} statuses {o.statuses}")
+            b = await measured(proc.pid, port, bare)
+            o = await measured(proc.pid, port, checkins(ids["challenges"][run + 1]))
+            log(f"{label} run {run + 1}: bare insert {b.rate:.0f}/s p99 {b.pct(99):.0f} ms {b.cpu_ms:.2f} ms CPU/req "
+                f"errors {b.errors}+{b.timeouts}; check-ins {o.rate:.0f}/s p50 {o.pct(50):.0f} ms p99 {o.pct(99):.0f} "
+                f"ms {o.cpu_ms:.2f} ms CPU/req errors {o.errors}+{o.timeouts} statuses {o.statuses}; "
+                f"load {os.getloadavg()[0]:.1f}")
             base_results.append(b)
             ours_results.append(o)
     finally:
@@ -350,6 +367,10 @@ async def scenario(label: str, env: dict, workdir: Path, args, log, boards: bool
         Row(f"{label}: p99 latency", f"{o99:.0f} ms", f"{b99:.0f} ms", f"{o99 / b99:.2f}x" if b99 else "",
             f"<= {max_p99} ms", "PASS" if o99 <= max_p99 else "FAIL"),
         Row(f"{label}: p50 latency", f"{o50:.0f} ms", f"{b50:.0f} ms", f"{o50 / b50:.2f}x" if b50 else "",
+            "(info)", ""),
+        Row(f"{label}: server CPU per request", f"{med(ours_results, lambda r: r.cpu_ms):.2f} ms",
+            f"{med(base_results, lambda r: r.cpu_ms):.2f} ms",
+            f"{med(ours_results, lambda r: r.cpu_ms) / max(1e-9, med(base_results, lambda r: r.cpu_ms)):.2f}x",
             "(info)", ""),
         Row(f"{label}: errors + timeouts", str(failures), str(sum(r.errors + r.timeouts for r in base_results)),
             "", "0", "PASS" if failures == 0 else "FAIL"),

@@ -56,7 +56,7 @@ class ChallengeForm(forms.Form):
     share_mode = forms.ChoiceField(label=_("Forfeited deposits are shared"), choices=ShareMode.choices,
                                    initial=ShareMode.EVEN)
     organiser_fee_bps = forms.IntegerField(label=_("Organiser fee (basis points)"), min_value=0, max_value=10000,
-                                           initial=0, help_text=_("100 basis points = 1% of the forfeited pool."))
+                                           initial=0, help_text=_("100 basis points are one percent of the forfeited pool."))
 
     def __init__(self, *args, circle, **kwargs) -> None:
         self.circle = circle
