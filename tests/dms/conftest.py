@@ -36,6 +36,17 @@ def _english():
 
 
 @pytest.fixture
+def circle(circle, owner):
+    """The shared circle, where members may start DMs at once: the moderation app makes newcomers wait
+    (trust levels, ``newcomer_link_hours``) before starting DMs with plain members; here the wait is
+    0 hours. ``test_newcomers_wait_to_start_dms`` covers the wait with the default policy."""
+    from quanzi.moderation import actions as moderation_actions
+
+    moderation_actions.do_update_policy(actor=owner, circle=circle, newcomer_link_hours=0)
+    return circle
+
+
+@pytest.fixture
 def member2(circle, make_user):
     user = make_user("member2")
     circle_actions.do_join_circle(user=user, circle=circle)

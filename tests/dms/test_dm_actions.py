@@ -269,7 +269,7 @@ def test_third_members_and_moderators_cannot_touch_a_dm(circle, owner, admin, mo
         with pytest.raises(NotFound):
             access_group(group.id, other, require_seat=False)
         assert _code(chat_actions.do_join_group, user=other, group=group) == "group_not_found"
-        assert _code(chat_actions.do_send_message, sender=other, group=group, body="x") == "not_group_member"
+        assert _code(chat_actions.do_send_message, sender=other, group=group, body="x") == "group_not_found"
         assert _code(chat_actions.do_update_group, actor=other, group=group, mute_all=True) == "group_not_found"
         assert _code(chat_actions.do_delete_message, actor=other, message_id=message.id) == "message_not_found"
         assert _code(chat_actions.do_set_pinned, actor=other, message_id=message.id, pinned=True) == (
@@ -346,3 +346,18 @@ def test_dm_policy_setting_validation(circle, owner, admin, member):
     assert _code(circle_actions.do_update_circle, actor=member, circle=circle, dm_policy="off") == "insufficient_role"
     circle.refresh_from_db()
     assert circle.dm_policy == "admins"
+
+
+def test_newcomers_wait_to_start_dms(circle, owner, moderator, member, member2):
+    """With the moderation app's default wait, a newcomer may write to staff but not yet to a plain member;
+    the circle's DM policy is checked first, and an existing conversation is not affected."""
+    from quanzi.moderation import actions as moderation_actions
+
+    existing = dms.do_start_dm(actor=member, circle=circle, user_id=member2.id)
+    moderation_actions.do_update_policy(actor=owner, circle=circle, newcomer_link_hours=24)
+    newcomer = circle_actions.do_join_circle(user=member.__class__.objects.create_user("fresh", "f@example.com"),
+                                             circle=circle).membership.user
+    assert _code(dms.do_start_dm, actor=newcomer, circle=circle, user_id=member.id) == "trust_level_too_low"
+    assert _code(dms.do_start_dm, actor=newcomer, circle=circle, user_id=moderator.id) == "ok"
+    assert _code(dms.do_start_dm, actor=newcomer, circle=circle, user_id=newcomer.id) == "dm_self"
+    assert dms.do_start_dm(actor=member2, circle=circle, user_id=member.id).id == existing.id

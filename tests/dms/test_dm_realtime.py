@@ -41,7 +41,7 @@ async def test_dm_reaches_the_other_person_only(connect, circle, owner, moderato
         refused = await socket.request({"type": "sync", "group_id": group.id, "after": 0})
         assert refused["type"] == "error" and refused["code"] == "group_not_found"
         refused = await socket.request({"type": "message.send", "group_id": group.id, "body": "let me in"})
-        assert refused["type"] == "error" and refused["code"] == "not_group_member"
+        assert refused["type"] == "error" and refused["code"] == "group_not_found"
     assert await sync(Message.objects.filter(group_id=group.id).count)() == 1
 
 

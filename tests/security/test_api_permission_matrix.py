@@ -518,8 +518,17 @@ ROWS += [
 
 
 def _dm_member_victim(w: World):
-    from quanzi.chat import dms
+    """The member's conversation with the victim. Both joined moments ago, and the moderation app makes
+    newcomers wait before writing to plain members: they are made a month older first (rolled back)."""
+    from datetime import timedelta
 
+    from django.utils import timezone
+
+    from quanzi.chat import dms
+    from quanzi.circles.models import Membership
+
+    Membership.objects.filter(circle=w.circle, user_id__in=[w.uid("member"), w.uid("victim")]).update(
+        joined_at=timezone.now() - timedelta(days=30))
     return dms.do_start_dm(actor=w.users["member"], circle=w.circle, user_id=w.uid("victim"))
 
 
@@ -530,11 +539,15 @@ def _self_or_victim(w: World, actor: str) -> int:
 DMSELF = "403 dm_self"
 DMNOTM = "403 dm_not_member"
 DM404 = "404 dm_not_found"
+NEWBIE = "403 trust_level_too_low"
 ROWS += [
     #                                 anon  outs  other banned kicked member muted  mod   admin owner
     Row("GET", "/circles/{slug}/dms", "", (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK), slug),
-    Row("POST", "/circles/{slug}/dms", "to a member", (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK), slug,
-        lambda w, a: {"user_id": w.uid("victim")}),
+    # Newcomers (the member and the muted one joined moments ago) may write to staff only (quanzi.moderation).
+    Row("POST", "/circles/{slug}/dms", "to a member", (U401, C404, C404, C404, C404, NEWBIE, NEWBIE, OK, OK, OK),
+        slug, lambda w, a: {"user_id": w.uid("victim")}),
+    Row("POST", "/circles/{slug}/dms", "to the moderator", (U401, C404, C404, C404, C404, OK, OK, DMSELF, OK, OK),
+        slug, lambda w, a: {"user_id": w.uid("moderator")}),
     Row("POST", "/circles/{slug}/dms", "to yourself",
         (U401, C404, C404, C404, C404, DMSELF, DMSELF, DMSELF, DMSELF, DMSELF), slug,
         lambda w, a: {"user_id": _self_or_victim(w, a)}),

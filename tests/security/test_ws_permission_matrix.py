@@ -41,6 +41,7 @@ from quanzi.realtime.consumers import CLOSE_NOT_AUTHENTICATED, RealtimeConsumer
 
 from .conftest import ACTORS, World, build_world, make_plain_user
 from .test_api_permission_matrix import ROWS as API_ROWS
+from .test_api_permission_matrix import _dm_member_victim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 sync = database_sync_to_async
@@ -120,6 +121,13 @@ WS_ROWS = [
           lambda w, a: {"type": "sync", "group_id": w.main, "after": 1}, "sync"),
     WsRow("sync", "side (not seated)", "GET /groups/{group_id}/messages [side (not seated)]",
           lambda w, a: {"type": "sync", "group_id": w.side, "after": 0}, "sync"),
+]
+# --- chat DMs: a conversation of the member and the victim, made right before each actor's frame ---
+WS_ROWS += [
+    WsRow("message.send", "a DM (member ↔ victim)", "POST /groups/{group_id}/messages [a DM (member ↔ victim)]",
+          lambda w, a: {"type": "message.send", "group_id": _dm_member_victim(w).id, "body": "psst"}, "message.ack"),
+    WsRow("sync", "a DM (member ↔ victim)", "GET /groups/{group_id}/messages [a DM (member ↔ victim)]",
+          lambda w, a: {"type": "sync", "group_id": _dm_member_victim(w).id, "after": 0}, "sync"),
 ]
 
 

@@ -322,6 +322,8 @@ def do_send_message(
     if row is None:  # deleted since the membership was read
         raise NotFound(_("No such group."), code="group_not_found")
     circle_id, kind, mute_all, slow_mode_seconds, archived_at, circle_tz, seat_id, last_posted_at = row
+    if seat_id is None and kind == GroupKind.DM:  # someone else's conversation: as if it did not exist
+        raise NotFound(_("No such group."), code="group_not_found")
     if archived_at is not None:
         raise InvalidInput(_("This group is archived."), code="group_archived")
     now = timezone.now()
