@@ -53,8 +53,22 @@ def _server_env(data_dir: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def server_url():
-    data_dir = tempfile.mkdtemp(prefix="quanzi-e2e-")
+def server_data_dir() -> str:
+    """The server's data directory (its SQLite database), for tests that run a management command
+    against the same database (e.g. moving a challenge's dates, then settling it)."""
+    return tempfile.mkdtemp(prefix="quanzi-e2e-")
+
+
+def manage(data_dir: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``django-admin <args>`` against the e2e server's database (a separate process)."""
+    python = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+    return subprocess.run([python, "-m", "django", *args, "--settings=quanzi.settings"], env=_server_env(data_dir),
+                          cwd=data_dir, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def server_url(server_data_dir):
+    data_dir = server_data_dir
     env = _server_env(data_dir)
     python = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
     subprocess.run(
