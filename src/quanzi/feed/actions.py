@@ -28,6 +28,7 @@ from quanzi.core.content import content_removed, content_saved
 from quanzi.core.errors import InvalidInput, NotFound
 from quanzi.core.events import emit
 from quanzi.core.ids import as_db_id
+from quanzi.moderation import gate as moderation_gate
 
 from . import rules
 from .models import Comment, CommentLike, Post, PostAttachment, PostLike, PostTag, PostVisibility
@@ -141,51 +142,55 @@ def _clean_visibility(circle: Circle, visibility: object, plan_id: object) -> tu
     return str(visibility), plan.id
 
 
-def _clean_attachments(circle: Circle, actor, file_ids: Iterable[object], post: Post | None = None) -> list:
-    """The actor's own live files of this circle, not attached to anything else, in the given order."""
-    from quanzi.archive.models import CircleFile
-
-    ids = [f for f in dict.fromkeys(file_ids or [])]
+def _clean_attachment_ids(file_ids: Iterable[object] | None) -> list[str]:
+    """Public ids of archive files, in order, without duplicates; the archive checks ownership when attaching."""
+    ids = list(dict.fromkeys(file_ids or []))
+    if not all(isinstance(f, str) and 0 < len(f) <= 32 for f in ids):
+        raise InvalidInput(_("Unknown attachment."), code="invalid_attachment")
     if len(ids) > ATTACHMENTS_MAX:
         raise InvalidInput(_("A post can have at most %(limit)d attachments.") % {"limit": ATTACHMENTS_MAX},
                            code="too_many_attachments")
-    if not ids:
-        return []
-    if not all(isinstance(f, str) and 0 < len(f) <= 32 for f in ids):
-        raise InvalidInput(_("Unknown attachment."), code="invalid_attachment")
-    files = {f.public_id: f for f in CircleFile.objects.select_for_update().filter(
-        public_id__in=ids, circle_id=circle.id, uploader=actor, deleted_at__isnull=True)}
-    out = []
-    for public_id in ids:
-        f = files.get(public_id)
-        mine = post is not None and f is not None and f.attached_kind == "post" and f.attached_id == post.id
-        if f is None or (f.attached_kind and not mine):
-            raise InvalidInput(_("Unknown attachment."), code="invalid_attachment")
-        out.append(f)
-    return out
+    return ids
 
 
-def _attach(post: Post, files: list) -> None:
+def _set_attachments(actor, circle: Circle, post: Post, public_ids: list[str]) -> None:
+    """Show exactly these files with the post, in this order.
+
+    New files are claimed through the archive (``do_attach_files``: the actor's own, live, unattached
+    files of this circle). A file taken off the post stays attached to it, so it keeps the post's
+    visibility instead of becoming a plain circle file every member sees.
+    """
+    from quanzi.archive.actions import do_attach_files
     from quanzi.archive.models import CircleFile
 
-    keep = [f.id for f in files]
-    PostAttachment.objects.filter(post=post).exclude(file_id__in=keep).delete()
-    CircleFile.objects.filter(attached_kind="post", attached_id=post.id).exclude(id__in=keep).update(
-        attached_kind="", attached_id=None)
-    CircleFile.objects.filter(id__in=keep).update(attached_kind="post", attached_id=post.id)
-    existing = {a.file_id: a for a in PostAttachment.objects.filter(post=post)}
-    for position, f in enumerate(files):
-        row = existing.get(f.id)
-        if row is None:
-            PostAttachment.objects.create(post=post, file=f, position=position)
-        elif row.position != position:
-            row.position = position
-            row.save(update_fields=["position"])
+    current = dict(CircleFile.objects.filter(attached_kind="post", attached_id=post.id, deleted_at__isnull=True)
+                   .values_list("public_id", "id"))
+    new = [p for p in public_ids if p not in current]
+    if new:
+        for f in do_attach_files(actor=actor, circle=circle, public_ids=new, kind="post", object_id=post.id):
+            current[f.public_id] = f.id
+    PostAttachment.objects.filter(post=post).delete()
+    PostAttachment.objects.bulk_create(
+        [PostAttachment(post=post, file_id=current[p], position=i) for i, p in enumerate(public_ids)]
+    )
 
 
-def _screen(kind: str, *, circle: Circle, actor, text: str) -> str:
-    """screening: the moderation state new or edited content starts in (visible unless held)."""
-    return ModerationState.VISIBLE
+def clean_post_input(circle: Circle, *, body: object, title: object = "", tags: object = None,
+                     visibility: object = PostVisibility.MEMBERS, plan_id: object = None,
+                     attachment_ids: Iterable[object] | None = ()) -> dict:
+    """Check a new post's fields without writing anything (the web form runs it before uploading files)."""
+    clean: dict = {"body": _clean_text(body, limit=POST_MAX, empty_code="empty_post", what=_("post")),
+                   "title": _clean_title(title), "tags": clean_tags(tags)}
+    clean["visibility"], clean["plan_id"] = _clean_visibility(circle, visibility, plan_id)
+    clean["attachment_ids"] = _clean_attachment_ids(attachment_ids)
+    return clean
+
+
+def _screen(kind: str, *, circle: Circle, actor, text: str, membership=None, has_images: bool = False):
+    """screening: the anti-ad gate (quanzi.moderation) decides the state new or edited content starts in;
+    ``.state`` is visible, held or removed, and ``moderation_gate.settle`` records it once the row exists."""
+    return moderation_gate.screen(actor=actor, circle=circle, kind=kind, text=text, membership=membership,
+                                  has_images=has_images)
 
 
 def _post_text(post: Post) -> str:
@@ -234,20 +239,21 @@ def do_create_post(*, actor, circle: Circle, body: object, title: object = "", t
                    attachment_ids: Iterable[object] = ()) -> Post:
     membership = _locked_membership(circle.id, actor)
     rules.check_create_post(membership, circle)
-    body = _clean_text(body, limit=POST_MAX, empty_code="empty_post", what=_("post"))
-    title = _clean_title(title)
-    tag_names = clean_tags(tags)
-    visibility, plan = _clean_visibility(circle, visibility, plan_id)
-    rules.check_choose_visibility(membership, visibility)
-    files = _clean_attachments(circle, actor, attachment_ids)
-    state = _screen("post", circle=circle, actor=actor, text=f"{title}\n\n{body}")
+    clean = clean_post_input(circle, body=body, title=title, tags=tags, visibility=visibility, plan_id=plan_id,
+                             attachment_ids=attachment_ids)
+    rules.check_choose_visibility(membership, clean["visibility"])
+    body, title, tag_names = clean["body"], clean["title"], clean["tags"]
+    screening = _screen("post", circle=circle, actor=actor, text=f"{title}\n\n{body}", membership=membership,
+                        has_images=bool(clean["attachment_ids"]))
     post = Post.objects.create(
         circle=circle, author=actor, title=title, body=body, body_html=markdown.render(body), tags=tag_names,
-        visibility=visibility, plan_id=plan, moderation_state=state, created_at=timezone.now(),
+        visibility=clean["visibility"], plan_id=clean["plan_id"], moderation_state=screening.state,
+        created_at=timezone.now(),
     )
+    moderation_gate.settle(screening, object_id=post.id)  # queue item, audit, strike when held or removed
     PostTag.objects.bulk_create([PostTag(circle=circle, post=post, name=t) for t in tag_names])
-    if files:
-        _attach(post, files)
+    if clean["attachment_ids"]:
+        _set_attachments(actor, circle, post, clean["attachment_ids"])
     emit(FeedEvent.POST_CREATED, circle=circle, actor_id=actor.id, data={"post_id": post.id},
          payload=_post_payload(post))
     _after_commit_saved("post", post.id, circle.id, _post_text(post), True)
@@ -279,11 +285,15 @@ def do_edit_post(*, actor, circle: Circle, post_id: object, body: object = None,
     if visibility is not None:
         post.visibility, post.plan_id = _clean_visibility(circle, visibility, plan_id)
         fields += ["visibility", "plan"]
-    files = _clean_attachments(circle, actor, attachment_ids, post) if attachment_ids is not None else None
+    files = _clean_attachment_ids(attachment_ids) if attachment_ids is not None else None
     if body is not None or title is not None:
-        state = _screen("post", circle=circle, actor=actor, text=_post_text(post))
+        screening = _screen("post", circle=circle, actor=actor, text=_post_text(post), membership=membership,
+                            has_images=bool(files))
         if post.moderation_state != ModerationState.REMOVED:
-            post.moderation_state = state
+            if post.moderation_state == ModerationState.VISIBLE and not screening.visible:
+                moderation_gate.settle(screening, object_id=post.id)  # queue item, audit, strike
+            post.moderation_state = screening.state if post.moderation_state == ModerationState.VISIBLE \
+                else post.moderation_state  # held stays held until a moderator decides
             fields.append("moderation_state")
     post.edited_at = timezone.now()
     post.save(update_fields=[*fields, "edited_at"])
@@ -292,7 +302,7 @@ def do_edit_post(*, actor, circle: Circle, post_id: object, body: object = None,
         PostTag.objects.bulk_create([PostTag(circle=circle, post=post, name=t) for t in tag_names],
                                     ignore_conflicts=True)
     if files is not None:
-        _attach(post, files)
+        _set_attachments(actor, circle, post, files)
     emit(FeedEvent.POST_EDITED, circle=circle, actor_id=actor.id, data={"post_id": post.id},
          payload=_post_payload(post))
     _after_commit_saved("post", post.id, circle.id, _post_text(post), False)
@@ -398,12 +408,13 @@ def do_create_comment(*, actor, circle: Circle, post_id: object, body: object,
             raise NotFound(_("No such comment."), code="comment_not_found")
         parent = target if target.parent_id is None else Comment(id=target.parent_id)
         reply_to_user = target.author_id
-    state = _screen("comment", circle=circle, actor=actor, text=body)
+    screening = _screen("comment", circle=circle, actor=actor, text=body, membership=membership)
     comment = Comment.objects.create(
         post=post, circle=circle, author=actor, parent_id=parent.id if parent else None,
         reply_to_user_id=reply_to_user if parent else None, thread_id=parent.id if parent else 0,
-        body=body, body_html=markdown.render(body), moderation_state=state, created_at=timezone.now(),
+        body=body, body_html=markdown.render(body), moderation_state=screening.state, created_at=timezone.now(),
     )
+    moderation_gate.settle(screening, object_id=comment.id)
     if parent is None:
         Comment.objects.filter(id=comment.id).update(thread_id=comment.id)
         comment.thread_id = comment.id

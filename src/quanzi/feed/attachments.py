@@ -6,23 +6,32 @@ feed only keeps which files a post shows (``PostAttachment``) and asks the archi
 
 from __future__ import annotations
 
-from django.urls import NoReverseMatch, reverse
+import functools
 
-# URL names the archive app gives its download and thumbnail views (both take the file's public id).
-DOWNLOAD_URL_NAME = "archive_download"
-THUMBNAIL_URL_NAME = "archive_thumbnail"
+from django.urls import reverse
 
-
-def _url(name: str, public_id: str) -> str | None:
-    try:
-        return reverse(name, args=[public_id])
-    except NoReverseMatch:
-        return None
+# URL names the archive app gives its permission-checked download and thumbnail views.
+DOWNLOAD_URL_NAME = "archive_file_download"
+THUMBNAIL_URL_NAME = "archive_file_thumbnail"
+_PLACEHOLDER = "PUBLICID"
 
 
-def download_url(public_id: str) -> str | None:
+@functools.cache
+def _pattern(name: str) -> tuple[str, str]:
+    """The URL around a public id, resolved once (a page shows many files; reverse() is slow)."""
+    url = reverse(name, args=[_PLACEHOLDER])
+    head, _sep, tail = url.partition(_PLACEHOLDER)
+    return head, tail
+
+
+def _url(name: str, public_id: str) -> str:
+    head, tail = _pattern(name)
+    return f"{head}{public_id}{tail}"
+
+
+def download_url(public_id: str) -> str:
     return _url(DOWNLOAD_URL_NAME, public_id)
 
 
-def thumbnail_url(public_id: str) -> str | None:
+def thumbnail_url(public_id: str) -> str:
     return _url(THUMBNAIL_URL_NAME, public_id)

@@ -1,5 +1,7 @@
 """Web pages of the feed app: `circle_patterns` live under /c/<slug>/, `urlpatterns` at the site root."""
 
+import os
+
 from django.urls import path
 
 from . import views
@@ -17,3 +19,5 @@ circle_patterns: list = [
     path("feed/comments/<int:comment_id>/like/", views.comment_like, name="feed_comment_like"),
 ]
 urlpatterns: list = []
+if os.environ.get("QUANZI_BENCH") == "1":  # benchmarks/feed.py's baseline; never routed otherwise
+    urlpatterns.append(path("bench/hello/", views.bench_hello, name="feed_bench_hello"))

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from quanzi.archive import actions as archive_actions
 from quanzi.circles.access import access_circle
 from quanzi.circles.models import Circle, Membership
 from quanzi.core.errors import Forbidden, InvalidInput, NotFound, QuanziError
@@ -92,7 +93,8 @@ def feed(request: HttpRequest, slug: str) -> HttpResponse:
     context.update(
         can_post=rules.can_create_post(membership, circle), plans=_paid_plans(circle),
         visibilities=PostVisibility.choices, popular_tags=selectors.popular_tags(circle),
-        form=request.session.pop("feed_draft", None) or {},
+        form=request.session.pop("feed_draft", None) or {}, max_files=actions.ATTACHMENTS_MAX,
+        upload_limit_mb=circle.upload_limit_mb,
     )
     return render(request, "feed/feed.html", context)
 
@@ -113,21 +115,28 @@ def _more_url(circle: Circle, page, featured: bool, tag: str | None) -> str | No
 @login_required
 @require_POST
 def post_create(request: HttpRequest, slug: str) -> HttpResponse:
+    """Publish from the compose form; chosen files are uploaded to the archive and attached in order."""
     circle, membership = _member_circle(request, slug)
     data = request.POST
+    fields = {"body": data.get("body", ""), "title": data.get("title", ""), "tags": data.get("tags", ""),
+              "visibility": data.get("visibility") or PostVisibility.MEMBERS, "plan_id": data.get("plan_id") or None}
+    uploads = request.FILES.getlist("files")
+    back = reverse("feed", args=[circle.slug])
+    stored: list = []
     try:
-        post = actions.do_create_post(
-            actor=request.user, circle=circle, body=data.get("body", ""), title=data.get("title", ""),
-            tags=data.get("tags", ""), visibility=data.get("visibility") or PostVisibility.MEMBERS,
-            plan_id=data.get("plan_id") or None, attachment_ids=data.getlist("attachments"),
-        )
-    except InvalidInput as exc:
-        # Keep what was typed: the feed page shows it again with the error.
-        request.session["feed_draft"] = {k: data.get(k, "") for k in ("body", "title", "tags", "visibility",
-                                                                          "plan_id")}
-        return _error(request, exc, reverse("feed", args=[circle.slug]))
+        rules.check_create_post(membership, circle)
+        # Check the text first, so a typo doesn't leave uploaded files behind.
+        actions.clean_post_input(circle, **fields, attachment_ids=[f"file{i}" for i in range(len(uploads))])
+        stored = [archive_actions.do_upload_file(actor=request.user, circle=circle, upload=f) for f in uploads]
+        post = actions.do_create_post(actor=request.user, circle=circle, **fields,
+                                      attachment_ids=[f.public_id for f in stored])
     except QuanziError as exc:
-        return _error(request, exc, reverse("feed", args=[circle.slug]))
+        for f in stored:  # the post failed: its files go too
+            archive_actions.do_delete_file(actor=request.user, circle_file=f)
+        if isinstance(exc, InvalidInput):
+            # Keep what was typed: the feed page shows it again with the error.
+            request.session["feed_draft"] = {k: str(v or "") for k, v in fields.items()}
+        return _error(request, exc, back)
     if post.moderation_state == "held":
         messages.info(request, _("Your post is awaiting review by a moderator."))
     else:
@@ -297,3 +306,8 @@ def comment_like(request: HttpRequest, slug: str, comment_id: int) -> HttpRespon
         return render(request, "feed/_comment_like.html",
                       {"circle": circle, "c": {"id": comment.id, "liked": liked, "like_count": comment.like_count}})
     return redirect("feed_post", slug=circle.slug, post_id=comment.post_id)
+
+
+def bench_hello(request: HttpRequest) -> HttpResponse:
+    """The baseline of benchmarks/feed.py: the same server and middleware, no work. Routed only with QUANZI_BENCH=1."""
+    return HttpResponse(b"hello", content_type="text/plain")
