@@ -6,16 +6,60 @@ of a chat message.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import sources
 from .models import SearchDocument
+from .text import MAX_INDEXED_CHARS, fold, normalize
 
 _UPDATE_FIELDS = ["circle", "group", "visibility", "title", "text", "folded", "indexed_at"]
+
+# Indexing a chat message runs right after every send, so (as in chat's do_send_message) it uses two
+# prepared statements instead of querysets, whose construction costs more than running them.
+_MESSAGE_SQL = {
+    "read": "SELECT g.circle_id, m.group_id, g.kind, g.name, m.body, m.created_at FROM {message} m"
+    " JOIN {group} g ON g.id = m.group_id"
+    " WHERE m.id = %s AND m.deleted_at IS NULL AND m.moderation_state = %s AND m.kind = %s",
+    "upsert": "INSERT INTO {doc} (kind, object_id, circle_id, group_id, visibility, title, text, folded, created_at,"
+    " indexed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (kind, object_id) DO UPDATE SET"
+    " circle_id = excluded.circle_id, group_id = excluded.group_id, visibility = excluded.visibility,"
+    " title = excluded.title, text = excluded.text, folded = excluded.folded, indexed_at = excluded.indexed_at",
+    "delete": "DELETE FROM {doc} WHERE kind = %s AND object_id = %s",
+}
+
+
+@functools.cache
+def _sql() -> dict[str, str]:
+    from quanzi.chat.models import Group, Message
+
+    q = connection.ops.quote_name
+    names = {"message": q(Message._meta.db_table), "group": q(Group._meta.db_table),
+             "doc": q(SearchDocument._meta.db_table)}
+    return {key: template.format(**names) for key, template in _MESSAGE_SQL.items()}
+
+
+def index_message(message_id: int) -> bool:
+    """(Re)index one chat message: a primary-key read and one upsert (or delete if it should not be found)."""
+    from quanzi.chat.models import MessageKind, ModerationState
+
+    sql = _sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql["read"], [message_id, ModerationState.VISIBLE, MessageKind.TEXT])
+        row = cursor.fetchone()
+        body = normalize(row[4])[:MAX_INDEXED_CHARS] if row else ""
+        if not body:
+            cursor.execute(sql["delete"], ["message", message_id])
+            return False
+        circle_id, group_id, group_kind, group_name, _body, created_at = row
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(sql["upsert"], ["message", message_id, circle_id, group_id, group_kind[:32],
+                                       normalize(group_name)[:300], body, fold(body), created_at, now])
+    return True
 
 
 def save_documents(documents: Iterable[SearchDocument]) -> int:
@@ -58,12 +102,15 @@ def index_document(
 
 
 def remove_document(kind: str, object_id: int) -> int:
-    deleted, _rows = SearchDocument.objects.filter(kind=kind, object_id=object_id).delete()
-    return deleted
+    with connection.cursor() as cursor:  # one statement, no cascade collection (nothing points at index rows)
+        cursor.execute(_sql()["delete"], [kind, object_id])
+        return cursor.rowcount
 
 
 def index_object(kind: str, object_id: int) -> bool:
     """(Re)index one object from its own table; removes its row if it should not be found now."""
+    if kind == "message":
+        return index_message(object_id)
     source = sources.SOURCES.get(kind)
     if source is None:
         return False
