@@ -254,6 +254,26 @@ MATRIX.update({
 })
 # --- moderation (rows owned by the moderation work) ---
 MATRIX.update({})
+# --- deposit settlement (rows owned by the settlement work) ---
+
+
+def _web_deposit_challenge(w) -> int:
+    from datetime import date, time
+
+    from quanzi.checkins.models import Challenge
+    from quanzi.circles.models import Circle
+
+    circle = Circle.objects.get(slug=w.slug)
+    return Challenge.objects.create(circle=circle, title="Deposits", start_date=date(2026, 3, 2),
+                                    end_date=date(2026, 3, 8), window_start=time(6), window_end=time(9),
+                                    days_to_complete=5, deposit_amount=1000).id
+
+
+MATRIX.update({
+    "checkins_settlement": (
+        "get", False, lambda w: [w.slug, _web_deposit_challenge(w)], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS},
+    ),
+})
 # --- checkins (rows owned by the checkins work) ---
 
 

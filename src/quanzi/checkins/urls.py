@@ -4,7 +4,7 @@ import os
 
 from django.urls import path
 
-from . import views
+from . import settlement_views, views
 
 circle_patterns: list = [
     path("challenges/", views.challenge_list, name="checkins_list"),
@@ -20,6 +20,9 @@ circle_patterns: list = [
     path("checkins/<int:checkin_id>/like/", views.like, name="checkins_like"),
     path("checkins/<int:checkin_id>/comment/", views.comment, name="checkins_comment"),
     path("checkin-comments/<int:comment_id>/delete/", views.comment_delete, name="checkins_comment_delete"),
+    # Deposit settlement report (settlement work).
+    path("challenges/<int:challenge_id>/settlement/", settlement_views.settlement_report_page,
+         name="checkins_settlement"),
 ]
 urlpatterns: list = []
 
