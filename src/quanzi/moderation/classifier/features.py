@@ -1,48 +1,82 @@
 """Feature extraction: hashed character n-grams, Latin word n-grams and the named signals.
 
-No word segmentation: Chinese is covered by character 1–3-grams (plus 4-grams for Latin/placeholder-heavy text),
-which is robust to the made-up spellings ads use. Each feature has a readable name ("c:刷单", "w:dm me",
-"s:contact_wechat") hashed with CRC-32 into a fixed number of buckets, so the model is a plain weight vector
-and no vocabulary has to be shipped; names are kept alongside so decisions can be explained.
+No word segmentation: Chinese is covered by character 1–3-grams, which are robust to the made-up spellings ads
+use; Latin text also gets word unigrams/bigrams and a digits-as-letters reading of mixed tokens ("fr33" → "free").
+Each feature is a string hashed with CRC-32 (seeded per kind) into a fixed number of buckets, so the model is a
+plain weight vector and no vocabulary has to be shipped; the strings are kept so decisions can be explained.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import zlib
 from dataclasses import dataclass
+from zlib import crc32
+
+import numpy as np
 
 from .normalise import MAX_CHARS, PLACEHOLDERS, leet_variant, normalise
 from .signals import fired, obfuscation_count, url_count
 
 # Only the head of the normalised text feeds n-grams, so latency is bounded for any input.
-MAX_FEATURE_CHARS = 600
-FEATURE_VERSION = 1
+MAX_FEATURE_CHARS = 500
+FEATURE_VERSION = 2
+
+# Kinds of feature; the kind is the CRC-32 start value, so equal strings of different kinds hash apart.
+CHAR, WORD, BIGRAM, LEET, SIGNAL, RAW = 1, 2, 3, 4, 5, 6
+_KIND_NAMES = {
+    CHAR: "n-gram",
+    WORD: "word",
+    BIGRAM: "words",
+    LEET: "disguised word",
+    SIGNAL: "signal",
+    RAW: "raw n-gram",
+}
+# The raw channel: character n-grams of the lower-cased text as typed (before normalisation), which keeps cues the
+# normaliser folds away (typography, punctuation, the exact disguise used).
+MAX_RAW_CHARS = 300
 
 _PLACEHOLDER_CHARS = {name: chr(0xE000 + i) for i, name in enumerate(PLACEHOLDERS)}
 _PLACEHOLDER_SUB_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
-_WORD_RE = re.compile(r"[a-z0-9$£€¥'_]+|[\ue000-\ue0ff]")
-_HAS_DIGIT_AND_ALPHA_RE = re.compile(r"(?=.*\d)(?=.*[a-z])")
-_READABLE_CHAR = {v: k for k, v in _PLACEHOLDER_CHARS.items()}
+_READABLE_CHAR = {ord(v): k for k, v in _PLACEHOLDER_CHARS.items()}
+_WORD_RE = re.compile(r"[a-z0-9$£€¥'_\-]+|[\ue000-\ue0ff]")
+_LATIN_RE = re.compile(r"[a-z]{2}")
+_MIXED_RE = re.compile(r"[a-z]+\d|\d+[a-z]")
 
 
 @dataclass(slots=True)
 class Features:
-    names: list[str]  # readable feature names (for explanations)
-    values: list[float]  # same length as names
+    keys: list[str]  # feature strings (n-grams, words, signal names)
+    kinds: list[int]  # the kind of each key (CHAR, WORD, …)
+    channels: tuple[int, ...]  # ends of the n-gram channels in keys (normalised chars, raw chars, words); each is
+    # idf-weighted and L2-normalised on its own; keys after the last end are signals (value 1)
     normalised: str
-    signal_labels: dict[str, str]  # feature name → moderator-readable label, for the signals that fired
+    signal_labels: dict[str, str]  # signal name → moderator-readable label, for the signals that fired
+
+    def buckets(self, mask: int) -> np.ndarray:
+        return np.fromiter(
+            (
+                crc32(k.encode("utf-8", "surrogatepass"), kind) & mask
+                for k, kind in zip(self.keys, self.kinds, strict=True)
+            ),
+            dtype=np.intp,
+            count=len(self.keys),
+        )
+
+    def describe(self, i: int) -> str:
+        """Human-readable text for feature i (signals give their label)."""
+        kind, key = self.kinds[i], self.keys[i]
+        if kind == SIGNAL:
+            return self.signal_labels.get(key, key)
+        key = key.translate(_READABLE_CHAR).replace("^ ", "").replace(" $", "").strip()
+        return f'{_KIND_NAMES[kind]} "{key}"'
 
 
 def _compact(normalised: str) -> str:
     """Placeholders as one character each, so an n-gram never spans half a placeholder name."""
+    if "⟨" not in normalised:
+        return normalised
     return _PLACEHOLDER_SUB_RE.sub(lambda m: _PLACEHOLDER_CHARS[m.group(0)], normalised)
-
-
-def readable(fragment: str) -> str:
-    """Placeholder characters of a feature fragment back to their readable names."""
-    return "".join(_READABLE_CHAR.get(c, c) for c in fragment)
 
 
 def extract(text: str, *, normalised: str | None = None) -> Features:
@@ -50,74 +84,68 @@ def extract(text: str, *, normalised: str | None = None) -> Features:
     raw = text[:MAX_CHARS] if isinstance(text, str) else str(text)[:MAX_CHARS]
     norm = normalise(raw) if normalised is None else normalised
     compact = _compact(norm)[:MAX_FEATURE_CHARS]
-    grams: set[str] = set()
-    add = grams.add
-    # Character n-grams over the text with spaces removed between CJK runs (spaces are separators, not content).
-    chars = compact.replace(" ", "") if not re.search(r"[a-z]{2}", compact) else compact
+    latin = _LATIN_RE.search(compact) is not None
+    # Spaces separate nothing in Chinese: drop them there so "加 微 信" and "加微信" give the same n-grams.
+    chars = compact if latin else compact.replace(" ", "")
     n = len(chars)
-    for i in range(n):
-        add("c:" + chars[i])
-        if i + 1 < n:
-            add("c:" + chars[i : i + 2])
-            if i + 2 < n:
-                add("c:" + chars[i : i + 3])
-                if i + 3 < n:
-                    add("c:" + chars[i : i + 4])
-    words = _WORD_RE.findall(compact)
-    prev = "^"
-    for w in words:
-        add("w:" + w)
-        add("b:" + prev + " " + w)
-        if len(w) > 2 and _HAS_DIGIT_AND_ALPHA_RE.match(w):
-            add("l:" + leet_variant(w))
-        prev = w
-    add("b:" + prev + " $")
-    names = list(grams)
-    weight = 1.0 / math.sqrt(len(names)) if names else 0.0
-    values = [weight] * len(names)
-
+    grams = {chars[i : i + 3] for i in range(n - 2)}
+    grams.update(chars[i : i + 2] for i in range(n - 1))
+    grams.update(chars)
+    keys = list(grams)
+    keys.extend({chars[i : i + 4] for i in range(n - 3)})
+    kinds = [CHAR] * len(keys)
+    end_chars = len(keys)
+    rawl = raw[:MAX_RAW_CHARS].lower()
+    rset = {rawl[i : i + 3] for i in range(len(rawl) - 2)}
+    rset.update(rawl[i : i + 2] for i in range(len(rawl) - 1))
+    rset.update(rawl)
+    keys.extend(rset)
+    kinds.extend([RAW] * len(rset))
+    end_raw = len(keys)
+    words = _WORD_RE.findall(compact) if latin or "\ue000" <= max(compact, default=" ") else []
+    if words:
+        wset = set(words)
+        bset = {a + " " + b for a, b in zip(["^", *words], [*words, "$"], strict=True)}
+        lset = {leet_variant(w) for w in wset if len(w) > 2 and _MIXED_RE.search(w)}
+        keys.extend(wset)
+        kinds.extend([WORD] * len(wset))
+        keys.extend(bset)
+        kinds.extend([BIGRAM] * len(bset))
+        keys.extend(lset)
+        kinds.extend([LEET] * len(lset))
+    channels = (end_chars, end_raw, len(keys))
     labels: dict[str, str] = {}
-    for sig in fired(norm):
-        name = "s:" + sig.name
-        names.append(name)
-        values.append(1.0)
-        labels[name] = sig.label
+
+    def signal(name: str, label: str) -> None:
+        keys.append(name)
+        kinds.append(SIGNAL)
+        labels[name] = label
+
+    padded = " " + " ".join(words) + " "
+    for sig in fired(grams, compact, wset if words else set(), padded):
+        signal(sig.name, sig.label)
     obf = obfuscation_count(raw)
     if obf:
-        name = "s:obfuscation" + ("2" if obf >= 2 else "1")
-        names.append(name)
-        values.append(1.0)
-        labels[name] = f"obfuscated text ({obf} kinds of disguise)"
+        signal("obfuscation" + ("2" if obf >= 2 else "1"), f"obfuscated text ({obf} kind(s) of disguise)")
     urls = url_count(norm)
-    if urls:
-        name = "s:urls" + ("2" if urls >= 2 else "1")
-        names.append(name)
-        values.append(1.0)
-        labels[name] = f"{urls} link(s)"
-    numbers = sum(norm.count(p) for p in ("⟨phone⟩", "⟨num⟩", "⟨id⟩"))
+    if urls >= 2:
+        signal("urls2", f"{urls} links")
+    numbers = norm.count("⟨phone⟩") + norm.count("⟨num⟩") + norm.count("⟨id⟩")
     if numbers >= 2:
-        names.append("s:numbers2")
-        values.append(1.0)
-        labels["s:numbers2"] = f"{numbers} phone/account numbers"
-    length = len(norm)
-    names.append("s:len" + str(min(int(math.log2(length + 1)), 10)))
-    values.append(1.0)
-    return Features(names=names, values=values, normalised=norm, signal_labels=labels)
+        signal("numbers2", f"{numbers} phone/account numbers")
+    keys.append("len" + str(min(int(math.log2(len(norm) + 1)), 10)))  # a prior by length, never a "reason"
+    kinds.append(SIGNAL)
+    return Features(keys=keys, kinds=kinds, channels=channels, normalised=norm, signal_labels=labels)
 
 
-def bucket(name: str, mask: int) -> int:
-    """Stable hash of a feature name (CRC-32: fast and identical on every platform and process)."""
-    return zlib.crc32(name.encode("utf-8", "surrogatepass")) & mask
-
-
-def describe(name: str) -> str:
-    """Human-readable text for an n-gram feature name."""
-    kind, _, frag = name.partition(":")
-    frag = readable(frag)
-    if kind == "c":
-        return f'n-gram "{frag}"'
-    if kind in ("w", "b"):
-        return f'words "{frag.replace("^ ", "").replace(" $", "")}"'
-    if kind == "l":
-        return f'disguised word "{frag}"'
-    return name
+def values(feats: Features, idx: np.ndarray, idf: np.ndarray) -> np.ndarray:
+    """Feature values: per channel, idf-weighted and L2-normalised n-grams (binary term frequency; idf is 0 for
+    n-grams too rare in training to count); then 1.0 per signal."""
+    v = np.ones(len(idx), dtype=np.float32)
+    start = 0
+    for end in feats.channels:
+        if end > start:
+            w = idf[idx[start:end]]
+            v[start:end] = w / max(float(np.sqrt(np.dot(w, w))), 1e-6)
+        start = end
+    return v

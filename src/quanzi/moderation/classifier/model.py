@@ -24,6 +24,7 @@ MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 MODEL_NAME = "classifier"
 FORMAT_VERSION = 1
 MAX_REASONS = 6
+IDF_SCALE = 20.0  # idf is stored as uint8 in steps of 1/20
 
 
 class ModelError(RuntimeError):
@@ -48,21 +49,24 @@ def _sigmoid(x: float) -> float:
 class Classifier:
     """Immutable after construction, hence safe to share between threads."""
 
-    def __init__(self, weights: np.ndarray, bias: float, meta: dict) -> None:
+    def __init__(self, weights: np.ndarray, bias: float, meta: dict, idf: np.ndarray) -> None:
         self.weights = weights
+        self.idf = idf
         self.bias = float(bias)
         self.meta = meta
         self.mask = len(weights) - 1
 
     # --- scoring -----------------------------------------------------------------------------------------------
-    def _margin_parts(self, feats: F.Features) -> tuple[float, np.ndarray, np.ndarray]:
-        idx = np.fromiter((F.bucket(n, self.mask) for n in feats.names), dtype=np.intp, count=len(feats.names))
-        contrib = self.weights[idx] * np.asarray(feats.values, dtype=np.float32)
-        return self.bias + float(contrib.sum()), idx, contrib
+    def _parts(self, feats: F.Features) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """(margin, bucket indices, feature values, per-feature contributions) of one message."""
+        idx = feats.buckets(self.mask)
+        vals = F.values(feats, idx, self.idf)
+        contrib = self.weights[idx] * vals
+        return self.bias + float(contrib.sum()), idx, vals, contrib
 
     def margin(self, text: str) -> float:
         """Log-odds of spam before any circle correction (used by per-circle training)."""
-        return self._margin_parts(F.extract(text))[0]
+        return self._parts(F.extract(text))[0]
 
     def _verdict(
         self, feats: F.Features, margin: float, contrib: np.ndarray, extra: list[str] | None = None
@@ -77,28 +81,42 @@ class Classifier:
 
     def _reasons(self, feats: F.Features, contrib: np.ndarray) -> list[str]:
         """Signals that pushed towards spam first, then the strongest spam-side n-grams, with their weight."""
-        reasons: list[str] = []
-        order = np.argsort(-contrib, kind="stable")
-        ngram_reasons: list[str] = []
-        for i in order[: 4 * MAX_REASONS]:
+        signals: list[str] = []
+        grams: list[str] = []
+        seen: set[str] = set()
+        for i in np.argsort(-contrib, kind="stable")[: 4 * MAX_REASONS]:
             c = float(contrib[i])
             if c <= 0.05:
                 break
-            name = feats.names[i]
-            label = feats.signal_labels.get(name)
-            if label is not None:
-                reasons.append(f"{label} (+{c:.1f})")
-            elif not name.startswith("s:") and len(ngram_reasons) < 3:
-                ngram_reasons.append(f"{F.describe(name)} (+{c:.1f})")
-        return (reasons + ngram_reasons)[:MAX_REASONS]
+            is_signal = feats.kinds[i] == F.SIGNAL
+            if is_signal and feats.keys[i] not in feats.signal_labels:
+                continue  # the length prior explains nothing
+            text = feats.describe(i)
+            if text in seen or (not is_signal and len(grams) >= 3):
+                continue
+            seen.add(text)
+            (signals if is_signal else grams).append(f"{text} (+{c:.1f})")
+        return (signals + grams)[:MAX_REASONS]
 
     def score(self, text: str) -> Verdict:
         feats = F.extract(text if isinstance(text, str) else str(text))
-        margin, _, contrib = self._margin_parts(feats)
+        margin, _, _, contrib = self._parts(feats)
         return self._verdict(feats, margin, contrib)
 
     def score_many(self, texts: Iterable[str]) -> list[Verdict]:
         return [self.score(t) for t in texts]
+
+    def scores(self, texts: Iterable[str]) -> np.ndarray:
+        """Just the spam scores of many texts, in one vectorised pass (no explanations): for bulk evaluation."""
+        feats = [F.extract(t if isinstance(t, str) else str(t)) for t in texts]
+        if not feats:
+            return np.zeros(0)
+        idxs = [f.buckets(self.mask) for f in feats]
+        idx = np.concatenate(idxs)
+        vals = np.concatenate([F.values(f, i, self.idf) for f, i in zip(feats, idxs, strict=True)])
+        starts = np.cumsum([0] + [len(f.keys) for f in feats[:-1]])
+        margins = np.add.reduceat(self.weights[idx] * vals, starts).astype(np.float64) + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(margins, -30, 30)))
 
     # --- per-circle adaptation ---------------------------------------------------------------------------------
     def with_circle(self, circle_model: CircleModel | dict | None) -> Classifier | CircleClassifier:
@@ -191,9 +209,9 @@ def train_circle_model(
     labels: list[float] = []
     for text, is_spam in examples:
         feats = F.extract(text if isinstance(text, str) else str(text))
-        margin, idx, _ = base._margin_parts(feats)
+        margin, idx, vals, _ = base._parts(feats)
         rows_idx.append(idx)
-        rows_val.append(np.asarray(feats.values, dtype=np.float64))
+        rows_val.append(vals.astype(np.float64))
         offsets.append(margin)
         labels.append(1.0 if is_spam else 0.0)
         key = _text_key(feats.normalised)
@@ -249,11 +267,10 @@ class CircleClassifier:
 
     def score(self, text: str) -> Verdict:
         feats = F.extract(text if isinstance(text, str) else str(text))
-        margin, idx, contrib = self.base._margin_parts(feats)
+        margin, idx, vals, contrib = self.base._parts(feats)
         extra: list[str] = []
         deltas = self.circle.deltas
         if deltas:
-            vals = np.asarray(feats.values, dtype=np.float32)
             delta = np.fromiter((deltas.get(int(i), 0.0) for i in idx), dtype=np.float32, count=len(idx)) * vals
             contrib = contrib + delta
             margin += float(delta.sum())
@@ -304,24 +321,36 @@ def load(model_dir: Path | str | None = None) -> Classifier:
 
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             weights = np.ascontiguousarray(npz["weights"], dtype=np.float32)
+            idf = np.ascontiguousarray(npz["idf"], dtype=np.float32) / IDF_SCALE
     except Exception as exc:  # numpy raises several types for a damaged archive
         raise ModelError(f"spam model weights {weights_path} are unreadable ({exc}); {hint}")
     n = int(meta.get("n_buckets", 0))
-    if weights.ndim != 1 or len(weights) != n or n & (n - 1) or not np.isfinite(weights).all():
+    if (
+        weights.ndim != 1
+        or len(weights) != n
+        or idf.shape != weights.shape
+        or n & (n - 1)
+        or not np.isfinite(weights).all()
+    ):
         raise ModelError(f"spam model weights {weights_path} have the wrong shape or values; {hint}")
     bias = meta.get("bias")
     if not isinstance(bias, (int, float)) or not math.isfinite(bias):
         raise ModelError(f"spam model header {meta_path} has no valid bias; {hint}")
-    return Classifier(weights, float(bias), meta)
+    return Classifier(weights, float(bias), meta, idf)
 
 
-def save(model_dir: Path, weights: np.ndarray, bias: float, meta: dict) -> dict:
+def quantise_idf(idf: np.ndarray) -> np.ndarray:
+    """idf as stored (uint8 steps of 1/IDF_SCALE): 1 MB instead of 4, and training uses the same rounded values."""
+    return np.clip(np.round(np.asarray(idf) * IDF_SCALE), 0, 255).astype(np.uint8)
+
+
+def save(model_dir: Path, weights: np.ndarray, bias: float, meta: dict, idf_q: np.ndarray) -> dict:
     """Write weights + header atomically enough for a CLI (write then rename); returns the header."""
     import io
 
     model_dir.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    np.savez_compressed(buf, weights=np.asarray(weights, dtype=np.float32))
+    np.savez_compressed(buf, weights=np.asarray(weights, dtype=np.float16), idf=np.asarray(idf_q, dtype=np.uint8))
     raw = buf.getvalue()
     header = {
         **meta,

@@ -44,7 +44,11 @@ _HOMOGLYPHS = {
     "ɪ": "i", "ʀ": "r", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ғ": "f", "ɢ": "g", "ʜ": "h",
     "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ǫ": "q", "ꜱ": "s", "ᴛ": "t",
     "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "₳": "a", "฿": "b", "₵": "c", "€": "e", "₲": "g",
-    "₭": "k", "₦": "n", "₱": "p", "₮": "t", "₩": "w", "¥": "¥", "@": "@",
+    "₭": "k", "₦": "n", "₱": "p", "₮": "t", "₩": "w",
+    # Upper-case look-alikes, mapped before lower-casing (lower-case Greek Ν is ν, which would read as "v").
+    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o",
+    "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "Ϲ": "c", "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m",
+    "Н": "h", "О": "o", "Р": "p", "С": "c", "Т": "t", "Х": "x", "У": "y", "Ѕ": "s", "І": "i", "Ј": "j",
 }  # fmt: skip
 # Digits hidden as other characters: circled/negative-circled dingbats NFKC leaves alone, Chinese numerals.
 _DIGIT_CHARS = {}
@@ -91,8 +95,6 @@ _TELEGRAM_RE = re.compile(r"telegram|(?<![a-z])tg(?![a-z])|纸飞机|小飞机|�
 _WHATSAPP_RE = re.compile(r"whats\s*app|(?<![a-z])wa\.me/\S*|(?<![a-z])whtsapp|(?<![a-z])wa(?=\s*[:：+]?\s*\+?\d{6,})")
 _INVISIBLE_CATEGORIES = {"Cf", "Cc", "Cs", "Co", "Cn", "Mn", "Me"}
 _SEPARATOR_CATEGORIES = {"So", "Sk", "Sm", "Pd", "Pc", "Po", "Ps", "Pe", "Pi", "Pf", "Zs", "Zl", "Zp"}
-# Punctuation that must survive because URLs, e-mails, prices, times and handles need it.
-_KEEP_PUNCT = set("./:@_-+%$¥£€#!?,;'()&=~*")
 
 _SPACED_RUN_RE = re.compile(r"(?<!\S)(?:[a-z0-9][ \t\u3000.·*_\-|/\\]+){3,}[a-z0-9](?!\S)")
 _DIGIT_GROUPS_RE = re.compile(r"(?<![\d.])\d(?:[\s\-.·*_/|]*\d){6,}(?![\d])")
@@ -109,36 +111,61 @@ _REPEAT_RE = re.compile(r"(.)\1{3,}")
 _LEET = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"})
 
 
+# Characters removed before NFKC: C0/C1 controls, lone surrogates, zero-width and bidi controls, BOM, tags.
+_INVISIBLE_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+    "\U000e0000-\U000e0fff\U000f0000-\U0010ffff]"
+)
+_ASTRAL_RE = re.compile("[\U00010000-\U0001ffff]")
+_BMP_TABLE: dict[int, str | None] | None = None
+# Ranges whose characters may need mapping; CJK ideographs and Hangul syllables are skipped (all plain letters).
+_SCAN_RANGES = ((0x80, 0x3400), (0xA000, 0xAC00), (0xD7B0, 0x10000))
+
+
+def _map_char(ch: str) -> str | None:
+    """Mapping of one character: a replacement, None to delete it, or the character itself."""
+    if ch.isascii():
+        return ch if ch.isprintable() else " "
+    mapped = _HOMOGLYPHS.get(ch) or _DIGIT_CHARS.get(ch)
+    if mapped is not None:
+        return mapped
+    if ch in _PLUS_CHARS:
+        return "+"
+    cat = unicodedata.category(ch)
+    if cat in _INVISIBLE_CATEGORIES:
+        return None  # zero-width joiners, control characters, private use, stray combining marks
+    if cat in _SEPARATOR_CATEGORIES:
+        return " "  # emoji and decorative separators ("ᚰ" is a letter and stays)
+    return ch
+
+
+def _table() -> dict[int, str | None]:
+    """str.translate table for the BMP, built on first use (~30 ms) so importing stays cheap."""
+    global _BMP_TABLE
+    if _BMP_TABLE is None:
+        table: dict[int, str | None] = {cp: " " for cp in range(0x80) if not chr(cp).isprintable()}
+        for lo, hi in _SCAN_RANGES:
+            for cp in range(lo, hi):
+                ch = chr(cp)
+                mapped = _map_char(ch)
+                if mapped != ch:
+                    table[cp] = mapped
+        _BMP_TABLE = table
+    return _BMP_TABLE
+
+
+def _astral(match: re.Match[str]) -> str:
+    mapped = _map_char(match.group(0))
+    return "" if mapped is None else mapped
+
+
 def _char_map(text: str) -> str:
-    """Drop invisible characters, map homoglyphs and hidden digits, turn decorative symbols into spaces."""
-    out: list[str] = []
-    append = out.append
-    for ch in text:
-        if ch.isascii():
-            if ch.isprintable() or ch in " ":
-                append(ch)
-            else:
-                append(" ")
-            continue
-        mapped = _HOMOGLYPHS.get(ch)
-        if mapped is not None:
-            append(mapped)
-            continue
-        mapped = _DIGIT_CHARS.get(ch)
-        if mapped is not None:
-            append(mapped)
-            continue
-        if ch in _PLUS_CHARS:
-            append("+")
-            continue
-        cat = unicodedata.category(ch)
-        if cat in _INVISIBLE_CATEGORIES:
-            continue  # zero-width joiners, BOM, control characters, lone surrogates, combining marks
-        if cat in _SEPARATOR_CATEGORIES:
-            append(" ")  # emoji and decorative separators (❤ ᚰ excluded: letters stay)
-            continue
-        append(ch)
-    return "".join(out)
+    """Map homoglyphs and hidden digits, drop invisible characters, turn decorative symbols into spaces."""
+    text = text.translate(_table())
+    if _ASTRAL_RE.search(text):
+        text = _ASTRAL_RE.sub(_astral, text)
+    return text
 
 
 def _join_spaced(match: re.Match[str]) -> str:
@@ -182,8 +209,8 @@ def normalise(text: str) -> str:
     text = text[:MAX_CHARS]
     # Drop control, zero-width and lone-surrogate characters first (NFKC chokes on surrogates), then fold widths
     # and styled letters (ｖｘ → vx, 𝐃𝐌 → dm), then map look-alikes and decorative separators.
-    text = "".join(ch for ch in text if ch.isprintable() or ch == " " or unicodedata.category(ch) == "Zs")
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = _INVISIBLE_RE.sub("", text)
+    text = _char_map(unicodedata.normalize("NFKC", text)).lower()
     text = _char_map(text)
     # Hidden numbers: Chinese numerals, then digits separated by spaces/dots/dashes ("138 0013 8000").
     text = _CN_NUMBER_RE.sub(_cn_number, text)
