@@ -361,3 +361,20 @@ def test_newcomers_wait_to_start_dms(circle, owner, moderator, member, member2):
     assert _code(dms.do_start_dm, actor=newcomer, circle=circle, user_id=moderator.id) == "ok"
     assert _code(dms.do_start_dm, actor=newcomer, circle=circle, user_id=newcomer.id) == "dm_self"
     assert dms.do_start_dm(actor=member2, circle=circle, user_id=member.id).id == existing.id
+
+
+def test_a_reported_dm_message_reaches_the_moderators_and_only_its_people_can_report(circle, owner, moderator,
+                                                                                   member, member2):
+    """The moderation app's report copies the message into its review queue; moderators read the message
+    itself through ``dm_message_for_review``. Nobody outside the conversation can report (or probe) it."""
+    from quanzi.moderation import actions as moderation_actions
+
+    group = dms.do_start_dm(actor=member, circle=circle, user_id=member2.id)
+    message = chat_actions.do_send_message(sender=member, group=group, body="cheap followers, write me")
+    for outsider in (owner, moderator):
+        assert _code(moderation_actions.do_report, reporter=outsider, circle=circle, kind="message",
+                     object_id=message.id) == "content_not_found"
+    item = moderation_actions.do_report(reporter=member2, circle=circle, kind="message", object_id=message.id,
+                                        reason="spam")
+    assert item.object_id == message.id and "cheap followers" in item.text
+    assert dms.dm_message_for_review(item.object_id).author_id == member.id

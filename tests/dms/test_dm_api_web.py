@@ -242,3 +242,21 @@ def test_web_notice_links_to_the_conversation(circle, member, member2):
     chat_actions.do_send_message(sender=member, group=group, body="see notice")
     page = _client(member2).get(reverse("notices")).content.decode()
     assert reverse("room", args=[circle.slug, group.id]) in page and "see notice" in page
+
+
+def test_search_finds_a_dm_only_for_its_two_people(circle, owner, moderator, member, member2,
+                                                   django_capture_on_commit_callbacks):
+    group = dms.do_start_dm(actor=member, circle=circle, user_id=member2.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        chat_actions.do_send_message(sender=member, group=group, body="zebracrossing 斑马线 secret")
+        chat_actions.do_send_message(sender=member, group=group.circle.main_group, body="zebracrossing in public")
+    for user, expected in ((member, 2), (member2, 2), (owner, 1), (moderator, 1)):
+        for query in ("zebracrossing", "斑马线"):
+            response = api(user).get(f"/api/circles/{circle.slug}/search", q=query)
+            assert response.status_code == 200, response.data
+            hits = [h for h in response.data["items"] if h["kind"] == "message"]
+            if query == "斑马线":
+                assert len(hits) == (1 if expected == 2 else 0), (user, hits)
+            else:
+                assert len(hits) == expected, (user, hits)
+            assert all(h["group_id"] != group.id for h in hits) or expected == 2
