@@ -239,3 +239,31 @@ def test_hostile_html_does_not_break_extraction(circle, member, moderator, snaps
 def test_unused_blob_rows_not_created_for_refused_images(circle, moderator, site, send):
     send(moderator, circle.main_group, site.url("/article"))
     assert Blob.objects.count() == 2
+
+
+def test_link_api(circle, owner, member, moderator, outsider, site, send):
+    from api.helpers import ApiClient, assert_error
+
+    message = send(moderator, circle.main_group, site.url("/article"))
+    dm = dms.do_start_dm(actor=moderator, circle=circle, user_id=owner.id)
+    private = send(moderator, dm, site.url("/article"))
+    snap = LinkSnapshot.objects.get()
+    api = ApiClient(member)
+    response = api.get(f"/api/circles/{circle.slug}/links/{snap.id}")
+    assert response.status_code == 200
+    assert response.data["title"] == "早起打卡指南" and "Consistency" in response.data["text"]
+    assert response.data["image_urls"][0] == reverse("archive_snapshot_image", args=[circle.slug, snap.id, 0])
+    assert response.data["page_url"] == reverse("archive_snapshot", args=[circle.slug, snap.id])
+    cards = api.get(f"/api/circles/{circle.slug}/links?kind=message&ids={message.id},{private.id},999999")
+    assert cards.status_code == 200
+    assert [item["object_id"] for item in cards.data["items"]] == [message.id]  # not the DM it can't see
+    assert cards.data["items"][0]["links"][0]["id"] == snap.id
+    assert_error(api.get(f"/api/circles/{circle.slug}/links?kind=secret&ids=1"), 400, "invalid_kind")
+    assert_error(api.get(f"/api/circles/{circle.slug}/links?kind=message&ids=x"), 400, "invalid_ids")
+    assert_error(api.get(f"/api/circles/{circle.slug}/links?kind=message&ids=" + ",".join(["1"] * 101)), 400,
+                 "invalid_ids")
+    assert_error(ApiClient(outsider).get(f"/api/circles/{circle.slug}/links/{snap.id}"), 404, "circle_not_found")
+    chat_actions.do_delete_message(actor=moderator, message_id=message.id)
+    snapshots.uncite(kind="message", object_id=message.id)
+    assert_error(api.get(f"/api/circles/{circle.slug}/links/{snap.id}"), 404, "link_not_found")
+    assert ApiClient(owner).get(f"/api/circles/{circle.slug}/links/{snap.id}").status_code == 200

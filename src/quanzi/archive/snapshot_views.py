@@ -17,10 +17,9 @@ from quanzi.circles import rules as circle_rules
 from quanzi.circles.access import access_circle
 from quanzi.circles.models import Role
 from quanzi.core.errors import NotFound
-from quanzi.core.ids import as_db_id
 
-from .models import LinkSnapshot, SnapshotImage, SnapshotStatus
-from .snapshots import can_view_snapshot
+from .models import SnapshotImage, SnapshotStatus
+from .snapshots import access_snapshot
 from .storage import open_blob
 
 
@@ -29,10 +28,10 @@ def _snapshot(request: HttpRequest, slug: str, snapshot_id: int):
         circle, membership = access_circle(slug, request.user, require_member=True)
     except NotFound:
         raise Http404(_("No such circle."))
-    sid = as_db_id(snapshot_id)
-    snapshot = LinkSnapshot.objects.select_related("circle").filter(id=sid, circle=circle).first() if sid else None
-    if snapshot is None or not can_view_snapshot(request.user, membership, snapshot):
-        raise Http404(_("No such archived link."))
+    try:
+        snapshot = access_snapshot(request.user, membership, circle, snapshot_id)
+    except NotFound as exc:
+        raise Http404(exc.message)
     return circle, membership, snapshot
 
 

@@ -292,3 +292,17 @@ def can_view_snapshot(user, membership, snapshot: LinkSnapshot) -> bool:
     from quanzi.search import rules as search_rules
 
     return search_rules.can_view(user, membership, snapshot.circle, "snapshot", snapshot.id)
+
+
+def access_snapshot(user, membership, circle, snapshot_id) -> LinkSnapshot:
+    """A snapshot of this circle the user may see; anything else is the same 404 as a missing one."""
+    from django.utils.translation import gettext as _
+
+    from quanzi.core.errors import NotFound
+    from quanzi.core.ids import as_db_id
+
+    sid = as_db_id(snapshot_id)
+    snapshot = LinkSnapshot.objects.select_related("circle").filter(id=sid, circle=circle).first() if sid else None
+    if snapshot is None or not can_view_snapshot(user, membership, snapshot):
+        raise NotFound(_("No such archived link."), code="link_not_found")
+    return snapshot

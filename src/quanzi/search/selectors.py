@@ -168,3 +168,20 @@ def search(
             next_cursor = None  # nothing older matches
             break
     return SearchPage(query=str(query), terms=terms, hits=hits, next_cursor=next_cursor)
+
+
+def link_cards(user, circle: Circle, membership: Membership | None, kind: object, ids: object) -> dict[int, list]:
+    """Archived links cited by some content the user may see: ``{object_id: [LinkSnapshot, …]}``.
+
+    ``ids`` is a comma-separated string (or a list) of at most 100 ids of ``kind`` content.
+    """
+    from quanzi.archive.snapshots import snapshots_for
+
+    if kind not in ("message", "post", "comment"):
+        raise InvalidInput(_("Unknown kind of content."), code="invalid_kind")
+    parts = [p.strip() for p in ids.split(",")] if isinstance(ids, str) else [str(p) for p in (ids or [])]
+    parts = [p for p in parts if p]
+    if not parts or len(parts) > 100 or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
+        raise InvalidInput(_("Give 1 to 100 comma-separated ids."), code="invalid_ids")
+    visible = rules.visible_ids(user, membership, circle, str(kind), [int(p) for p in parts])
+    return snapshots_for(str(kind), sorted(visible))
