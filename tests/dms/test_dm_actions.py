@@ -378,3 +378,13 @@ def test_a_reported_dm_message_reaches_the_moderators_and_only_its_people_can_re
                                         reason="spam")
     assert item.object_id == message.id and "cheap followers" in item.text
     assert dms.dm_message_for_review(item.object_id).author_id == member.id
+
+
+def test_conversation_list_shows_a_held_message_only_to_its_author(circle, member, member2):
+    group = dms.do_start_dm(actor=member, circle=circle, user_id=member2.id)
+    chat_actions.do_send_message(sender=member2, group=group, body="plain hello")
+    held = chat_actions.do_send_message(sender=member, group=group, body="suspicious offer")
+    Message.objects.filter(id=held.id).update(moderation_state="held")
+    assert dms.dm_conversations(member, circle.id)[0].last_message.body == "suspicious offer"
+    assert dms.dm_conversations(member2, circle.id)[0].last_message.body == "plain hello"
+    assert dms.last_message_seen_by(group.id, member2).body == "plain hello"

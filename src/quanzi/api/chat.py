@@ -291,7 +291,7 @@ class BlockList(Schema):
 
 def _dm_detail(group: Group, user, membership) -> dict:
     room = dms.dm_room(group, membership)
-    last = Message.objects.filter(group=group, deleted_at__isnull=True).order_by("-id").first()
+    last = dms.last_message_seen_by(group.id, user)
     return {
         "group_id": group.id,
         "circle_id": group.circle_id,

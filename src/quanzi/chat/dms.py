@@ -27,7 +27,7 @@ from quanzi.core.events import EventType, emit
 from quanzi.core.ids import as_db_id
 from quanzi.moderation import rules as moderation_rules
 
-from .models import Block, DmPair, Group, GroupKind, GroupMember, Message, Notice, NoticeKind
+from .models import Block, DmPair, Group, GroupKind, GroupMember, Message, ModerationState, Notice, NoticeKind
 
 if TYPE_CHECKING:
     from quanzi.accounts.models import User
@@ -218,7 +218,8 @@ def dm_conversations(user, circle_id: int, *, limit: int = 200) -> list[Conversa
         DmPair.objects.filter(Q(low_user=user) | Q(high_user=user), circle_id=circle_id,
                               group__members__user=user)
         .select_related("low_user", "high_user")
-        .annotate(last_id=Max("group__messages__id", filter=Q(group__messages__deleted_at__isnull=True)))
+        .annotate(last_id=Max("group__messages__id", filter=Q(group__messages__deleted_at__isnull=True) & (
+            Q(group__messages__moderation_state=ModerationState.VISIBLE) | Q(group__messages__author=user))))
         .order_by()
     )
     last = Message.objects.in_bulk([p.last_id for p in pairs if p.last_id])
@@ -235,6 +236,12 @@ def dm_conversations(user, circle_id: int, *, limit: int = 200) -> list[Conversa
     ]
     out.sort(key=lambda c: (c.last_at, c.group_id), reverse=True)
     return out[:limit]
+
+
+def last_message_seen_by(group_id: int, user) -> Message | None:
+    """The newest message of a conversation that ``user`` may see (held ones only to their author)."""
+    shown = Q(moderation_state=ModerationState.VISIBLE) | Q(author=user)
+    return Message.objects.filter(shown, group_id=group_id, deleted_at__isnull=True).order_by("-id").first()
 
 
 def dm_with(user, circle_id: int, peer_id) -> Group | None:
