@@ -267,3 +267,19 @@ def test_link_api(circle, owner, member, moderator, outsider, site, send):
     snapshots.uncite(kind="message", object_id=message.id)
     assert_error(api.get(f"/api/circles/{circle.slug}/links/{snap.id}"), 404, "link_not_found")
     assert ApiClient(owner).get(f"/api/circles/{circle.slug}/links/{snap.id}").status_code == 200
+
+
+def test_links_of_held_content_are_not_fetched_until_approved(circle, moderator, site, send,
+                                                              django_capture_on_commit_callbacks):
+    from quanzi.chat.models import Message, ModerationState
+    from quanzi.core.content import content_saved
+
+    message = send(moderator, circle.main_group, "before")
+    Message.objects.filter(id=message.id).update(body=site.url("/article"), moderation_state=ModerationState.HELD)
+    content_saved.send(sender=Message, kind="message", object_id=message.id, circle_id=circle.id,
+                       text=site.url("/article"), created=False)
+    assert not LinkSnapshot.objects.exists() and site.requests == []
+    Message.objects.filter(id=message.id).update(moderation_state=ModerationState.VISIBLE)
+    content_saved.send(sender=Message, kind="message", object_id=message.id, circle_id=circle.id,
+                       text=site.url("/article"), created=False)
+    assert LinkSnapshot.objects.get().status == SnapshotStatus.OK

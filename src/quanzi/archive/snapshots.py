@@ -119,8 +119,28 @@ def request_snapshots(*, kind: str, object_id: int, circle_id: int, text: str, c
     return True
 
 
+def _content_shown(kind: str, object_id: int) -> bool:
+    """Whether the content is shown to others now: held (anti-ad gate), removed or deleted content's
+    links are not fetched; a moderator's approval sends ``content_saved`` again."""
+    from quanzi.chat.models import ModerationState
+
+    if kind == "message":
+        from quanzi.chat.models import Message as model
+    elif kind == "post":
+        from quanzi.feed.models import Post as model
+    elif kind == "comment":
+        from quanzi.feed.models import Comment as model
+    else:
+        return True
+    return model.objects.filter(id=object_id, deleted_at__isnull=True,
+                                moderation_state=ModerationState.VISIBLE).exists()
+
+
 def cite(*, kind: str, object_id: int, circle_id: int, urls: list[str]) -> list[int]:
     """Record the content's citations (creating pending snapshots); returns ids of snapshots to fetch."""
+    if not _content_shown(kind, object_id):
+        uncite(kind=kind, object_id=object_id)
+        return []
     to_fetch: list[int] = []
     keep: list[int] = []
     for url in urls[:MAX_URLS_PER_CONTENT]:
