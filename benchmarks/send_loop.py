@@ -39,6 +39,11 @@ def main(n: int) -> None:
     circle = circle_actions.do_create_circle(owner=owner, name="Send loop", slug="send-loop")
     member = User.objects.create_user(username="loop-member", email="member@loop.invalid")
     circle_actions.do_join_circle(user=member, circle=circle)
+    # One member's steady stream is what this measures: the anti-ad gate still screens every
+    # message, but its flood control (10 messages in 15 s by default) would mute the member.
+    from quanzi.moderation.actions import do_update_policy
+
+    do_update_policy(actor=owner, circle=circle, flood_messages=0)
 
     def send(i: int) -> None:
         group = Group(id=circle.main_group_id, circle_id=circle.id)

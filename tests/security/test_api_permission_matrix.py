@@ -510,26 +510,8 @@ ROWS += [
         lambda w, a: {"slug": w.circle.slug, "?": "q=run&kind=message,post"}),
     Row("GET", "/circles/{slug}/search", "empty q",
         (U401, C404, C404, C404, C404, *("400 empty_query",) * 5), lambda w, a: {"slug": w.circle.slug, "?": "q="}),
-    Row("GET", "/circles/{slug}/links/{snapshot_id}", "cited in the main group",
-        (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK),
-        lambda w, a: {"slug": w.circle.slug, "snapshot_id": _snapshot(w)}),
-    Row("GET", "/circles/{slug}/links", "cards of main-group messages",
-        (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK),
-        lambda w, a: {"slug": w.circle.slug, "?": f"kind=message&ids={_snapshot(w, message_id=True)}"}),
 ]
 
-
-def _snapshot(w: World, *, message_id: bool = False) -> int:
-    """An archived link cited by a member's message in the main group (made inside the actor's savepoint)."""
-    from quanzi.archive.models import LinkSnapshot, SnapshotCitation
-    from quanzi.chat.models import Message
-
-    message = Message.objects.create(group_id=w.circle.main_group_id, author=w.users["member"],
-                                     body="https://example.org/", body_html="")
-    snap = LinkSnapshot.objects.create(circle=w.circle, url_key=f"{message.id:064d}", url="https://example.org/",
-                                       status="ok", title="Example")
-    SnapshotCitation.objects.create(snapshot=snap, kind="message", object_id=message.id)
-    return message.id if message_id else snap.id
 
 # --- chat DMs (rows owned by the chat DMs work) ---
 # Conversations are made inside each actor's savepoint; "victim" is a plain active member.
@@ -598,7 +580,36 @@ ROWS += [
 ]
 
 # --- moderation (rows owned by the moderation work) ---
-ROWS += []
+OWNC = "400 own_content"
+
+
+def _review_item(w: World) -> int:
+    """The victim's message, reported by the owner (inside the actor's savepoint): a pending queue item."""
+    from quanzi.moderation import actions as moderation_actions
+
+    return moderation_actions.do_report(reporter=w.users["owner"], circle=w.circle, kind="message",
+                                        object_id=w.own_message["victim"]).id
+
+
+ROWS += [
+    #                                 anon  outs  other banned kicked member muted  mod   admin owner
+    Row("GET", "/circles/{slug}/moderation/policy", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK),
+        slug),
+    Row("PATCH", "/circles/{slug}/moderation/policy", "", (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK),
+        slug, body({"hold_threshold": 0.4})),
+    Row("GET", "/circles/{slug}/moderation/queue", "", (U401, C404, C404, C404, C404, ROLE, ROLE, OK, OK, OK),
+        slug),
+    Row("POST", "/circles/{slug}/moderation/queue/{item_id}/decide", "approve a report",
+        (U401, C404, C404, C404, C404, ROLE, ROLE, OK, OK, OK),
+        lambda w, a: {"slug": w.circle.slug, "item_id": _review_item(w)}, body({"decision": "approve"})),
+    Row("POST", "/circles/{slug}/moderation/reports", "the admin's message",
+        (U401, C404, C404, C404, C404, NEW, NEW, NEW, OWNC, NEW), slug,
+        lambda w, a: {"kind": "message", "object_id": w.own_message["admin"], "reason": "ad"}),
+    Row("GET", "/circles/{slug}/members/{user_id}/trust", "the member's",
+        (U401, C404, C404, C404, C404, OK, ROLE, OK, OK, OK), member_of("member")),
+    Row("PUT", "/circles/{slug}/members/{user_id}/trust", "the victim's",
+        (U401, C404, C404, C404, C404, ROLE, ROLE, ROLE, OK, OK), member_of("victim"), body({"level": 1})),
+]
 
 # --- checkins (rows owned by the checkins work) ---
 CH404 = "404 challenge_not_found"

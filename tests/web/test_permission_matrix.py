@@ -253,7 +253,30 @@ MATRIX.update({
     "chat_unblock": ("post", False, lambda w: [w.victim], {"anon": LOGIN, "outsider": 302, **MEMBERS_REDIRECT}),
 })
 # --- moderation (rows owned by the moderation work) ---
-MATRIX.update({})
+
+
+def _review_item(w) -> int:
+    """The victim's message, reported by the owner: one pending item in the review queue."""
+    from quanzi.chat import actions as chat_actions
+    from quanzi.chat.models import Group
+    from quanzi.circles.models import Circle
+    from quanzi.moderation import actions as moderation_actions
+
+    victim = Circle.objects.get(slug=w.slug).memberships.get(user_id=w.victim).user
+    message = chat_actions.do_send_message(sender=victim, group=Group.objects.get(id=w.main), body="cheap shoes")
+    return moderation_actions.do_report(reporter=w.users["owner"], circle=Circle.objects.get(slug=w.slug),
+                                        kind="message", object_id=message.id).id
+
+
+MATRIX.update({
+    "moderation_queue": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MODS_UP}),
+    "moderation_decide": ("post", True, lambda w: [w.slug, _review_item(w)],
+                          {"anon": LOGIN, "outsider": 404, **MODS_UP}),
+    "moderation_settings": ("get", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **ADMINS_ONLY}),
+    "moderation_trust": ("post", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, "member": 403,
+                                                             "moderator": 403, "admin": 302, "owner": 302}),
+    "moderation_report": ("post", False, lambda w: [w.slug], {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT}),
+})
 # --- deposit settlement (rows owned by the settlement work) ---
 
 

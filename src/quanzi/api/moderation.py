@@ -10,13 +10,11 @@ from typing import Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from quanzi.circles import rules as circle_rules
 from quanzi.circles.access import access_member
 from quanzi.circles.models import Role
-from quanzi.core.errors import Forbidden
 from quanzi.moderation import actions, rules, selectors
 from quanzi.moderation.learning import learned_from
 from quanzi.moderation.models import MemberTrust
@@ -207,8 +205,8 @@ def get_trust(request: HttpRequest, slug: str, user_id: Id):
     """A member's trust level: moderators and up, or the member themself."""
     user = current_user(request)
     circle, membership = member_circle(request, slug)
-    if user.id != user_id and not circle_rules.has_role(membership, Role.MODERATOR):
-        raise Forbidden(_("This needs the moderator role or higher."), code="insufficient_role")
+    if user.id != user_id:
+        circle_rules.require_role(membership, Role.MODERATOR)
     target = access_member(circle, user_id)
     return _trust_out(circle, target.user_id)
 

@@ -79,9 +79,10 @@ def is_screened(membership: Membership | None) -> bool:
     return not circle_rules.has_role(membership, Role.MODERATOR)
 
 
-def check_can_start_dm(membership: Membership | None) -> None:
-    """Starting a direct message: newcomers wait until they are basic members (spam DMs hit new members first)."""
-    if not is_screened(membership):
+def check_can_start_dm(membership: Membership | None, *, target: Membership | None = None) -> None:
+    """Starting a direct message: newcomers wait until they are basic members (spam DMs hit new members first),
+    except to the circle's moderators and admins (asking them for help must always work)."""
+    if not is_screened(membership) or (target is not None and not is_screened(target)):
         return
     from .trust import level_for
 

@@ -16,6 +16,7 @@ from quanzi.accounts.models import User
 from quanzi.chat import actions as chat_actions
 from quanzi.circles import actions as circle_actions
 from quanzi.circles.models import Circle, Invite, JoinMode, Role
+from quanzi.moderation.policy import ensure_policy as ensure_moderation_policy
 from quanzi.payments import actions as payment_actions
 
 DEMO_SLUG = "demo"
@@ -90,6 +91,7 @@ class Command(BaseCommand):
                     body="**本周六 7:00** 集体跑，滨江公园北门集合。Group run this Saturday 7:00, north gate.",
                 )
                 chat_actions.do_create_group(actor=owner, circle=circle, name="装备讨论 Gear talk")
+                ensure_moderation_policy(circle.id)  # the default anti-ad policy (docs/moderation.md)
             paid = Circle.objects.filter(slug=PAID_DEMO_SLUG).first()
             if paid is None:
                 paid = circle_actions.do_create_circle(
