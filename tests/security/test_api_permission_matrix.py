@@ -510,8 +510,26 @@ ROWS += [
         lambda w, a: {"slug": w.circle.slug, "?": "q=run&kind=message,post"}),
     Row("GET", "/circles/{slug}/search", "empty q",
         (U401, C404, C404, C404, C404, *("400 empty_query",) * 5), lambda w, a: {"slug": w.circle.slug, "?": "q="}),
+    Row("GET", "/circles/{slug}/links/{snapshot_id}", "cited in the main group",
+        (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK),
+        lambda w, a: {"slug": w.circle.slug, "snapshot_id": _snapshot(w)}),
+    Row("GET", "/circles/{slug}/links", "cards of main-group messages",
+        (U401, C404, C404, C404, C404, OK, OK, OK, OK, OK),
+        lambda w, a: {"slug": w.circle.slug, "?": f"kind=message&ids={_snapshot(w, message_id=True)}"}),
 ]
 
+
+def _snapshot(w: World, *, message_id: bool = False) -> int:
+    """An archived link cited by a member's message in the main group (made inside the actor's savepoint)."""
+    from quanzi.archive.models import LinkSnapshot, SnapshotCitation
+    from quanzi.chat.models import Message
+
+    message = Message.objects.create(group_id=w.circle.main_group_id, author=w.users["member"],
+                                     body="https://example.org/", body_html="")
+    snap = LinkSnapshot.objects.create(circle=w.circle, url_key=f"{message.id:064d}", url="https://example.org/",
+                                       status="ok", title="Example")
+    SnapshotCitation.objects.create(snapshot=snap, kind="message", object_id=message.id)
+    return message.id if message_id else snap.id
 
 # --- chat DMs (rows owned by the chat DMs work) ---
 # Conversations are made inside each actor's savepoint; "victim" is a plain active member.
