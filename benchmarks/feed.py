@@ -53,7 +53,7 @@ TARGET_DEPTH = 1.5  # p50 at 100k may be at most this times p50 at 1k
 
 
 SETUP = r'''
-import json, os, random, sys
+import base64, hashlib, json, os, random, sys
 from datetime import timedelta
 import django
 django.setup()
@@ -117,7 +117,8 @@ for slug, n in (("big", big_n), ("small", small_n)):
         # one attached image or file on every 10th post
         files = []
         for j, pid in enumerate(ids[::10]):
-            blob = Blob.objects.create(sha256=f"{slug}{j:060d}"[:64], size=1000 + j, content_type="image/png",
+            digest = hashlib.sha256(f"{slug}{j}".encode()).hexdigest()
+            blob = Blob.objects.create(sha256=digest, size=1000 + j, content_type="image/png",
                                        storage_key=f"bench/{slug}/{j}")
             files.append(CircleFile(circle=circle, uploader=authors[0], blob=blob, name=f"img{j}.png", kind="image",
                                     attached_kind="post", attached_id=pid))
@@ -129,7 +130,7 @@ for slug, n in (("big", big_n), ("small", small_n)):
     def cursor(created, pid):
         d = created - timezone.datetime(1970, 1, 1, tzinfo=created.tzinfo)
         micros = (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
-                return base64.urlsafe_b64encode(f"0.{micros}.{pid}".encode()).decode().rstrip("=")
+        return base64.urlsafe_b64encode(f"0.{micros}.{pid}".encode()).decode().rstrip("=")
     out[slug] = {"slug": circle.slug, "cursors": [cursor(c, p) for c, p in sample]}
 with connection.cursor() as c:
     c.execute("ANALYZE")

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from quanzi.circles import actions as circle_actions
 from quanzi.circles.access import get_membership
 from quanzi.feed import actions, selectors
 from quanzi.feed.models import Comment, Post, PostLike
@@ -85,8 +86,9 @@ def test_feed_page_query_count_is_fixed(circle, member, moderator, admin, post_a
     user = {"member": member, "moderator": moderator}[who]
     api = api_as(user)
     api.get("/api/me")  # the token's first use writes last_used_at; measure the steady state
-    # bearer token, circle, membership, plans (members only), posts, likes, attachments, author roles (mods only)
-    expected = 7
+    # bearer token, circle + membership (one statement), plans (members only), posts with authors, likes,
+    # attachments, author roles (moderators only)
+    expected = 6
     url = "/api/circles/runners/posts?limit=5"
     with django_assert_num_queries(expected):
         first = api.get(url)
@@ -116,3 +118,29 @@ def test_comment_page_query_count_is_fixed(circle, member, admin, post_as, api_a
         api.get(url + f"&cursor={page.data['next_cursor']}")
     assert Comment.objects.count() == 12
     assert PostLike.objects.count() == 0
+
+
+@pytest.mark.parametrize("who", ["member", "moderator", "author", "payer"])
+def test_raw_sql_visibility_matches_the_orm_rule(circle, owner, member, moderator, admin, make_user, post_as, who):
+    from quanzi.chat.models import ModerationState
+    from quanzi.payments import actions as payment_actions
+
+    author = make_user("author")
+    circle_actions.do_join_circle(user=author, circle=circle)  # before the circle becomes paid
+    plan = payment_actions.do_create_plan(actor=owner, circle=circle, name="Y", kind="yearly", amount=100)
+    other = payment_actions.do_create_plan(actor=owner, circle=circle, name="M", kind="monthly", amount=10)
+    payer = make_user("payer")
+    order = payment_actions.do_create_order(user=payer, circle=circle, plan_id=plan.id, provider="manual",
+                                            idempotency_key="k").order
+    payment_actions.do_mark_order_paid(order=order)
+    for vis, plan_id in (("members", None), ("moderators", None), ("plan", plan.id), ("plan", other.id)):
+        for state in ModerationState.values:
+            for writer in (admin, author):
+                p = post_as(writer, f"{vis} {state}", visibility=vis, plan_id=plan_id)
+                Post.objects.filter(id=p.id).update(moderation_state=state)
+    user = {"member": member, "moderator": moderator, "author": author, "payer": payer}[who]
+    viewer = Viewer(get_membership(circle, user))
+    orm = list(selectors.visible_posts(circle, viewer).order_by("-pinned", "-created_at", "-id")
+               .values_list("id", flat=True))
+    raw = _walk(circle, viewer, 50)[0]
+    assert raw == orm and len(orm) > 0

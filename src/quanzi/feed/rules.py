@@ -162,15 +162,9 @@ def held_plan_ids(membership: Membership | None, now: datetime | None = None) ->
     """
     if not is_member(membership) or circle_rules.paid_membership_expired(membership, now):
         return frozenset()
-    from quanzi.payments.models import Order, OrderStatus
+    from .fastsql import held_plan_ids as held
 
-    now = now or timezone.now()
-    ids = (
-        Order.objects.filter(user_id=membership.user_id, circle_id=membership.circle_id, status=OrderStatus.PAID)
-        .filter(Q(granted_until__isnull=True) | Q(granted_until__gt=now))
-        .values_list("plan_id", flat=True)
-    )
-    return frozenset(ids)
+    return held(membership.user_id, membership.circle_id, now or timezone.now())
 
 
 class Viewer:

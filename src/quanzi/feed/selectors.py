@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,15 +22,15 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db.models import F
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.utils.translation import gettext as _
 
 from quanzi.circles.models import Circle, Membership
 from quanzi.core.errors import InvalidInput, NotFound
 from quanzi.core.ids import as_db_id
 
-from . import rules
-from .models import Comment, CommentLike, Post, PostAttachment, PostLike, PostTag
+from . import fastsql, rules
+from .models import Comment, CommentLike, Post, PostTag
 from .rules import Viewer
 
 DEFAULT_PAGE = 20
@@ -74,15 +75,14 @@ def decode_cursor(cursor: str, size: int) -> tuple[int, ...]:
 
 # --- posts --------------------------------------------------------------------------------
 
-_POST_FIELDS = (
-    "id", "circle_id", "author_id", "title", "body", "body_html", "tags", "visibility", "plan_id",
-    "moderation_state", "pinned", "featured", "like_count", "comment_count", "created_at", "edited_at",
-    "deleted_at", "author__username", "author__display_name", "author__avatar",
-)
+@functools.lru_cache(maxsize=4096)
+def _avatar_url(name: str) -> str:
+    return default_storage.url(name)
 
 
 def _avatar(name: str | None) -> str | None:
-    return default_storage.url(name) if name else None
+    """Avatar names are unique (a new picture gets a new name), so their URLs can be remembered."""
+    return _avatar_url(name) if name else None
 
 
 def _author(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -99,13 +99,7 @@ def attachment_dicts(post_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]
     out: dict[int, list[dict[str, Any]]] = {pid: [] for pid in ids}
     if not ids:
         return out
-    rows = (
-        PostAttachment.objects.filter(post_id__in=ids, file__deleted_at__isnull=True)
-        .order_by("post_id", "position", "id")
-        .values("post_id", "file__public_id", "file__name", "file__kind", "file__blob__size",
-                "file__blob__content_type", "file__thumbnail_id")
-    )
-    for row in rows:
+    for row in fastsql.attachment_rows(ids):
         out[row["post_id"]].append(_attachment(row))
     return out
 
@@ -157,14 +151,14 @@ def _author_roles(circle_id: int, viewer: Viewer, author_ids: set[int]) -> dict[
     """Authors' roles, needed only to tell moderators which delete buttons work (members: own only)."""
     if not viewer.moderator or not author_ids:
         return {}
-    return dict(Membership.objects.filter(circle_id=circle_id, user_id__in=author_ids).values_list("user_id", "role"))
+    return fastsql.author_roles(circle_id, sorted(author_ids))
 
 
 def post_dicts(rows: list[dict[str, Any]], viewer: Viewer, circle_id: int) -> list[dict[str, Any]]:
     ids = [r["id"] for r in rows]
     liked: set[int] = set()
     if ids and viewer.user_id is not None:
-        liked = set(PostLike.objects.filter(user_id=viewer.user_id, post_id__in=ids).values_list("post_id", flat=True))
+        liked = fastsql.liked_post_ids(viewer.user_id, ids)
     files = attachment_dicts(ids)
     roles = _author_roles(circle_id, viewer, {r["author_id"] for r in rows if r["author_id"] is not None})
     return [_post_dict(r, viewer, liked, files, roles) for r in rows]
@@ -193,23 +187,21 @@ def feed_page(circle: Circle, viewer: Viewer, *, cursor: str | None = None, limi
     featured (精华); ``tag`` keeps posts with that tag.
     """
     limit = max(1, min(int(limit), MAX_PAGE))
-    qs = visible_posts(circle, viewer)
-    if featured:
-        qs = qs.filter(featured=True)
+    if not viewer.active:
+        return PostPage([], None)
+    tag_name = None
     if tag:
         from .actions import clean_tag
 
-        qs = qs.filter(id__in=PostTag.objects.filter(circle_id=circle.id, name=clean_tag(tag)).values("post_id"))
+        tag_name = clean_tag(tag)
+    after = None
     if cursor:
         pinned, micros, last_id = decode_cursor(cursor, 3)
         if pinned > 1:
             raise InvalidInput(_("This page cursor is not valid; start again from the first page."),
                                code="invalid_cursor")
-        qs = qs.filter(TupleLessThan(Tuple(F("pinned"), F("created_at"), F("id")),
-                                     (bool(pinned), _from_micros(micros), last_id)))
-    rows = list(
-        qs.order_by("-pinned", "-created_at", "-id").values(*_POST_FIELDS)[: limit + 1]
-    )
+        after = (bool(pinned), _from_micros(micros), last_id)
+    rows = fastsql.post_rows(circle.id, viewer, after=after, limit=limit + 1, featured=featured, tag=tag_name)
     more = len(rows) > limit
     rows = rows[:limit]
     return PostPage(post_dicts(rows, viewer, circle.id), _post_cursor(rows[-1]) if more and rows else None)
@@ -226,7 +218,7 @@ def access_post(circle: Circle, viewer: Viewer, post_id: object) -> Post:
 
 def post_detail(circle: Circle, viewer: Viewer, post_id: object) -> dict[str, Any]:
     pid = as_db_id(post_id)
-    rows = list(visible_posts(circle, viewer).filter(id=pid).values(*_POST_FIELDS)) if pid else []
+    rows = fastsql.post_rows(circle.id, viewer, post_id=pid, limit=1) if pid and viewer.active else []
     if not rows:
         raise NotFound(_("No such post."), code="post_not_found")
     return post_dicts(rows, viewer, circle.id)[0]
