@@ -235,6 +235,9 @@ def test_files_by_name_and_by_the_content_they_are_attached_to(circle, owner, me
     assert {oid for k, oid in found(member, circle, "训练计划") if k == "file"} == {public.id}
     assert {oid for k, oid in found(moderator, circle, "training-plan")} == {public.id}
     assert {oid for k, oid in found(moderator, circle, "训练计划") if k == "file"} == {public.id, private.id}
+    SearchDocument.objects.filter(kind="file").delete()
+    assert search_actions.reindex(circle.id, kinds=["file"]) == {"file": 2}
+    assert {oid for k, oid in found(member, circle, "训练计划") if k == "file"} == {public.id}
     CircleFile.objects.filter(id=public.id).update(deleted_at=private.created_at)
     assert found(member, circle, "训练计划") == []
 
@@ -249,6 +252,9 @@ def test_snapshots_follow_the_content_that_cited_them(circle, owner, member, mod
     search_actions.index_object("snapshot", snap.id)
     assert found(owner, circle, "马拉松") == [("snapshot", snap.id)]
     assert found(member, circle, "马拉松") == []  # only cited in a DM member is not part of
+    SearchDocument.objects.all().delete()
+    assert search_actions.reindex(circle.id, kinds=["snapshot"]) == {"snapshot": 1}
+    assert found(owner, circle, "马拉松") == [("snapshot", snap.id)]
     SnapshotCitation.objects.create(snapshot=snap, kind="message", object_id=send(member, circle.main_group, "x").id)
     assert found(member, circle, "sunday") == [("snapshot", snap.id)]
 
@@ -357,6 +363,12 @@ def test_posts_and_comments_follow_feed_visibility(circle, owner, member, modera
     hits = {h.kind: h for h in search(member, circle, "早起").hits}
     assert hits["post"].url == reverse("feed_post", args=[circle.slug, public.id])
     assert hits["comment"].url.startswith(reverse("feed_post", args=[circle.slug, public.id]))
+    # The rebuild reads posts and comments from the feed's tables.
+    SearchDocument.objects.all().delete()
+    assert found(moderator, circle, "早起") == []
+    counts = search_actions.reindex(circle.id)
+    assert counts["post"] == 2 and counts["comment"] == 2
+    assert len(found(moderator, circle, "早起")) == 4
     with on_commit():
         feed_actions.do_delete_post(actor=member, circle=circle, post_id=public.id)
     assert ("post", public.id) not in found(moderator, circle, "早起")
