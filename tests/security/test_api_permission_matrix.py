@@ -753,6 +753,23 @@ def _deposit_challenge(w: World):
                                     days_to_complete=5, deposit_amount=1000, created_by=w.users["owner"])
 
 
+def _future_challenge(w: World, *, joined: str | None = None):
+    """A challenge starting in ten days (joining and leaving are open); ``joined`` takes part already."""
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+
+    from quanzi.checkins.models import Challenge, Participant
+
+    start = timezone.now().date() + timedelta(days=10)
+    challenge = Challenge.objects.create(circle=w.circle, title="Later", start_date=start,
+                                         end_date=start + timedelta(days=6), window_start=time(6),
+                                         window_end=time(9), days_to_complete=5, created_by=w.users["owner"])
+    if joined and w.users.get(joined) is not None:
+        Participant.objects.create(challenge=challenge, user=w.users[joined])
+    return challenge
+
+
 ROWS += [
     #                                 anon  outs  other banned kicked member muted  mod   admin owner
     Row("POST", "/me/wallet/topups", "", (U401, NEW, NEW, NEW, NEW, NEW, NEW, NEW, NEW, NEW), none,
@@ -770,6 +787,15 @@ ROWS += [
         (U401, "404 challenge_not_found", "404 challenge_not_found", "404 challenge_not_found",
          "404 challenge_not_found", OK, OK, OK, OK, OK),
         lambda w, a: {"challenge_id": _deposit_challenge(w).id}),
+    # Leaving before the start: only participants (the actor joined in the "joined" variant).
+    Row("POST", "/challenges/{challenge_id}/leave", "",
+        (U401, "404 challenge_not_found", "404 challenge_not_found", "404 challenge_not_found",
+         "404 challenge_not_found", *("409 not_participant",) * 5),
+        lambda w, a: {"challenge_id": _future_challenge(w).id}),
+    Row("POST", "/challenges/{challenge_id}/leave", "joined",
+        (U401, "404 challenge_not_found", "404 challenge_not_found", "404 challenge_not_found",
+         "404 challenge_not_found", OK, OK, OK, OK, OK),
+        lambda w, a: {"challenge_id": _future_challenge(w, joined=a).id}),
 ]
 
 # The catch-all that answers JSON for unknown /api/ paths: the same 404 for everyone.

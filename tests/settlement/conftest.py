@@ -6,6 +6,7 @@ import zoneinfo
 from datetime import date, datetime, time
 
 import pytest
+from django.utils import translation
 
 from quanzi.checkins import actions
 from quanzi.checkins.models import Participant
@@ -16,6 +17,13 @@ from quanzi.ledger.models import AccountKind
 START, END = date(2026, 3, 2), date(2026, 3, 8)
 BEFORE = datetime(2026, 2, 20, 12, 0, tzinfo=zoneinfo.ZoneInfo("UTC"))
 AFTER = datetime(2026, 3, 9, 12, 0, tzinfo=zoneinfo.ZoneInfo("UTC"))
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are asserted in English, whatever an earlier test left active."""
+    with translation.override("en"):
+        yield
 
 
 def fund(user, amount: int, *, currency: str = "CNY", key: str | None = None) -> None:

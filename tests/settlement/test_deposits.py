@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from quanzi.checkins import actions
@@ -103,3 +106,64 @@ def test_leaving_before_the_start_gives_the_deposit_back_once(deposit_challenge,
     participant.refresh_from_db()
     assert participant.deposit_paid == 0
     assert ledger.verify_balances() == []
+
+
+def test_leaving_before_the_start_refunds_and_removes_the_participation(deposit_challenge, member_with, circle):
+    from django.test import Client
+    from django.urls import reverse
+
+    challenge = deposit_challenge(deposit=700)
+    user = member_with("gus", 1000)
+    actions.do_join_challenge(user=user, challenge=challenge, now=BEFORE)
+    actions.do_leave_challenge(user=user, challenge=challenge, now=BEFORE)
+    assert not Participant.objects.filter(challenge=challenge).exists()
+    assert wallet(user) == 1000 and challenge_held_balance(challenge) == 0
+    assert AuditEntry.objects.filter(action="challenge.leave").count() == 1
+    with pytest.raises(Conflict) as error:
+        actions.do_leave_challenge(user=user, challenge=challenge, now=BEFORE)
+    assert error.value.code == "not_participant"
+    # Joining again pays again (a new participation, a new key); the web page leaves too.
+    actions.do_join_challenge(user=user, challenge=challenge, now=BEFORE)
+    assert wallet(user) == 300
+    client = Client()
+    client.force_login(user)
+    from unittest import mock
+
+    with mock.patch("quanzi.checkins.actions.timezone.now", return_value=BEFORE):
+        response = client.post(reverse("checkins_leave", args=[circle.slug, challenge.id]))
+    assert response.status_code == 302 and wallet(user) == 1000
+    assert Transaction.objects.filter(kind="checkin.deposit_refund").count() == 2
+    assert ledger.verify_balances() == []
+
+
+def test_no_leaving_once_started(deposit_challenge, member_with):
+    from .conftest import START
+
+    challenge = deposit_challenge(deposit=700)
+    user = member_with("hal", 700)
+    actions.do_join_challenge(user=user, challenge=challenge, now=BEFORE)
+    started = datetime.combine(START, time(7), tzinfo=ZoneInfo("Asia/Shanghai"))
+    with pytest.raises(Conflict) as error:
+        actions.do_leave_challenge(user=user, challenge=challenge, now=started)
+    assert error.value.code == "challenge_started"
+    assert Participant.objects.filter(challenge=challenge).exists() and wallet(user) == 0
+    assert challenge_held_balance(challenge) == 700
+
+
+def test_leave_through_the_api(deposit_challenge, member_with):
+    from api.helpers import ApiClient
+
+    challenge = deposit_challenge(deposit=700)
+    user = member_with("ivy", 700)
+    actions.do_join_challenge(user=user, challenge=challenge, now=BEFORE)
+    api = ApiClient(user)
+    response = api.post(f"/api/challenges/{challenge.id}/leave", {})
+    # The fixture's dates are in the past (March 2026): the real clock says it has started.
+    assert response.status_code == 409 and response.data["code"] == "challenge_started"
+    from unittest import mock
+
+    with mock.patch("quanzi.checkins.actions.timezone.now", return_value=BEFORE):
+        assert api.post(f"/api/challenges/{challenge.id}/leave", {}).data == {"ok": True}
+        again = api.post(f"/api/challenges/{challenge.id}/leave", {})
+    assert again.status_code == 409 and again.data["code"] == "not_participant"
+    assert wallet(user) == 700

@@ -296,6 +296,11 @@ MATRIX.update({
     "checkins_settlement": (
         "get", False, lambda w: [w.slug, _web_deposit_challenge(w)], {"anon": LOGIN, "outsider": 404, **ALL_MEMBERS},
     ),
+    # Members are sent back to the challenge page (with the reason when they can't leave).
+    "checkins_leave": (
+        "post", False, lambda w: [w.slug, _web_deposit_challenge(w)],
+        {"anon": LOGIN, "outsider": 404, **MEMBERS_REDIRECT},
+    ),
 })
 # --- checkins (rows owned by the checkins work) ---
 

@@ -504,3 +504,13 @@ def get_settlement(request: HttpRequest, challenge_id: Id, page: Query[PageParam
         "items": [row_out(row) for row in report.rows], "total": report.total_rows, "limit": page.limit,
         "offset": page.offset,
     }
+
+
+@router.post("/challenges/{challenge_id}/leave", response=errors_for({200: OkOut}))
+def leave_challenge(request: HttpRequest, challenge_id: Id):
+    """Leave before the first window opens; a deposit goes back to your wallet (once). Errors: `not_participant`,
+    `challenge_started` (from the start on a deposit stays in until the settlement)."""
+    user = current_user(request)
+    challenge, _m = access_challenge(challenge_id, user)
+    actions.do_leave_challenge(user=user, challenge=challenge)
+    return {"ok": True}

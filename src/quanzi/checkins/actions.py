@@ -274,6 +274,30 @@ def do_join_challenge(*, user, challenge: Challenge, now: datetime | None = None
     return participant
 
 
+@transaction.atomic
+def do_leave_challenge(*, user, challenge: Challenge, now: datetime | None = None) -> None:
+    """Leave before the first window opens: the deposit goes back to the wallet
+    (:func:`quanzi.checkins.deposits.refund_deposit`, once) and the participation is removed.
+    From the start on, a deposit stays in until the settlement (``challenge_started``)."""
+    now = now or timezone.now()
+    challenge = Challenge.objects.select_for_update(of=("self",)).select_related("circle").get(id=challenge.id)
+    participant = Participant.objects.select_for_update().filter(challenge=challenge, user=user).first()
+    if participant is None:
+        raise Conflict(_("You have not joined this challenge."), code="not_participant")
+    if challenge.status != ChallengeStatus.OPEN or rules_of(challenge).started(now):
+        raise Conflict(_("The challenge has started: you can no longer leave it, and a deposit stays in until "
+                         "the settlement."), code="challenge_started")
+    from .deposits import refund_deposit
+
+    refunded = participant.deposit_paid
+    refund_deposit(participant)
+    participant.delete()
+    audit.record(circle=challenge.circle, actor=user, action="challenge.leave", target_repr=challenge.title,
+                 data={"challenge_id": challenge.id, "refunded": refunded})
+    emit_checkin_event(CheckinEvent.PARTICIPANT_LEFT, circle=challenge.circle, actor_id=user.id,
+                       data={"challenge_id": challenge.id, "refunded": refunded})
+
+
 # --- the check-in -------------------------------------------------------------------------
 
 _LOAD_SQL = """

@@ -17,6 +17,7 @@ class CheckinEvent(StrEnum):
     CHALLENGE_CREATED = "challenge.created"
     CHALLENGE_UPDATED = "challenge.updated"
     PARTICIPANT_JOINED = "challenge.joined"
+    PARTICIPANT_LEFT = "challenge.left"
     MAKEUP = "challenge.makeup"
     REMINDERS_SENT = "challenge.reminders_sent"
 

@@ -23,6 +23,7 @@ circle_patterns: list = [
     # Deposit settlement report (settlement work).
     path("challenges/<int:challenge_id>/settlement/", settlement_views.settlement_report_page,
          name="checkins_settlement"),
+    path("challenges/<int:challenge_id>/leave/", settlement_views.challenge_leave, name="checkins_leave"),
 ]
 urlpatterns: list = []
 
