@@ -15,12 +15,12 @@ from zlib import crc32
 
 import numpy as np
 
-from .normalise import MAX_CHARS, PLACEHOLDERS, leet_variant, normalise
+from .normalise import MAX_CHARS, PLACEHOLDERS, URL, leet_variant, normalise
 from .signals import fired, obfuscation_count, url_count
 
 # Only the head of the normalised text feeds n-grams, so latency is bounded for any input.
 MAX_FEATURE_CHARS = 500
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 
 # Kinds of feature; the kind is the CRC-32 start value, so equal strings of different kinds hash apart.
 CHAR, WORD, BIGRAM, LEET, SIGNAL, RAW = 1, 2, 3, 4, 5, 6
@@ -42,41 +42,89 @@ _READABLE_CHAR = {ord(v): k for k, v in _PLACEHOLDER_CHARS.items()}
 _WORD_RE = re.compile(r"[a-z0-9$£€¥'_\-]+|[\ue000-\ue0ff]")
 _LATIN_RE = re.compile(r"[a-z]{2}")
 _MIXED_RE = re.compile(r"[a-z]+\d|\d+[a-z]")
+_RAW_URL_RE = re.compile(r"https?://|www\.|<a href=[^>]*>|\.(?:com|net|org|html?)\b")
+
+
+N_BUCKETS = 1 << 20
+MASK = N_BUCKETS - 1
+_FNV = np.uint64(0x100000001B3)
+_SHIFT = np.uint64(32)
+_POS_BITS = 20  # meta = n << 20 | position
 
 
 @dataclass(slots=True)
 class Features:
-    keys: list[str]  # feature strings (n-grams, words, signal names)
-    kinds: list[int]  # the kind of each key (CHAR, WORD, …)
-    channels: tuple[int, ...]  # ends of the n-gram channels in keys (normalised chars, raw chars, words); each is
-    # idf-weighted and L2-normalised on its own; keys after the last end are signals (value 1)
+    idx: np.ndarray  # bucket of every feature (int64): normalised-char n-grams, raw n-grams, words, then signals
+    channels: tuple[int, ...]  # ends of the n-gram channels in idx (normalised chars, raw chars, words); each is
+    # idf-weighted and L2-normalised on its own; features after the last end are signals (value 1)
+    keys: list[str]  # strings of the features from channels[1] on (words, then signals)
+    kinds: list[int]  # their kinds (WORD, BIGRAM, LEET, SIGNAL)
     normalised: str
     signal_labels: dict[str, str]  # signal name → moderator-readable label, for the signals that fired
+    chars: str = ""  # the text the normalised-char n-grams were taken from
+    raw: str = ""  # the text the raw n-grams were taken from
+    char_meta: np.ndarray | None = None  # (n << 20 | position) of each char n-gram, for explanations
+    raw_meta: np.ndarray | None = None
 
-    def buckets(self, mask: int) -> np.ndarray:
-        return np.fromiter(
-            (
-                crc32(k.encode("utf-8", "surrogatepass"), kind) & mask
-                for k, kind in zip(self.keys, self.kinds, strict=True)
-            ),
-            dtype=np.intp,
-            count=len(self.keys),
-        )
+    def buckets(self, mask: int = MASK) -> np.ndarray:
+        if mask != MASK:
+            raise ValueError(f"features are hashed into {N_BUCKETS} buckets")
+        return self.idx
+
+    def signal_key(self, i: int) -> str | None:
+        """The signal name of feature i, or None when it is not a signal."""
+        j = i - self.channels[1]
+        if j >= 0 and self.kinds[j] == SIGNAL:
+            return self.keys[j]
+        return None
 
     def describe(self, i: int) -> str:
         """Human-readable text for feature i (signals give their label)."""
-        kind, key = self.kinds[i], self.keys[i]
+        c0, c1 = self.channels[0], self.channels[1]
+        if i < c1:
+            meta, text, kind = (self.char_meta, self.chars, CHAR) if i < c0 else (self.raw_meta, self.raw, RAW)
+            code = int(meta[i if i < c0 else i - c0])
+            pos, n = code & ((1 << _POS_BITS) - 1), code >> _POS_BITS
+            return f'{_KIND_NAMES[kind]} "{text[pos : pos + n].translate(_READABLE_CHAR)}"'
+        j = i - c1
+        kind, key = self.kinds[j], self.keys[j]
         if kind == SIGNAL:
             return self.signal_labels.get(key, key)
         key = key.translate(_READABLE_CHAR).replace("^ ", "").replace(" $", "").strip()
         return f'{_KIND_NAMES[kind]} "{key}"'
 
 
+def _char_ngrams(text: str, max_n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Buckets of all 1..max_n character n-grams of text (deduplicated) and their (n, position), vectorised:
+    FNV-1a over UTF-32 code points in numpy, so a message costs a few array operations, not one hash call per
+    n-gram."""
+    if not text:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    length = len(codes)
+    hashes = []
+    metas = []
+    for n in range(1, min(max_n, length) + 1):
+        count = length - n + 1
+        h = np.full(count, np.uint64(0xCBF29CE484222325 ^ (seed * 131 + n)), dtype=np.uint64)
+        for k in range(n):
+            h = (h ^ codes[k : k + count]) * _FNV
+        hashes.append(h ^ (h >> _SHIFT))
+        metas.append((n << _POS_BITS) + np.arange(count, dtype=np.int64))
+    buckets = (np.concatenate(hashes) & np.uint64(MASK)).astype(np.int64)
+    uniq, first = np.unique(buckets, return_index=True)
+    return uniq, np.concatenate(metas)[first]
+
+
 def _compact(normalised: str) -> str:
-    """Placeholders as one character each, so an n-gram never spans half a placeholder name."""
+    """Placeholders as one character each, so an n-gram never spans half a placeholder name.
+
+    A plain link becomes nothing but its domain: in the training sets nearly every link is spam, while in a
+    community members share links all the time, so "has a link" must not be evidence by itself (shorteners,
+    t.me and wa.me keep their own placeholders, and the words around a link still count)."""
     if "⟨" not in normalised:
         return normalised
-    return _PLACEHOLDER_SUB_RE.sub(lambda m: _PLACEHOLDER_CHARS[m.group(0)], normalised)
+    return _PLACEHOLDER_SUB_RE.sub(lambda m: _PLACEHOLDER_CHARS[m.group(0)], normalised.replace(URL + " ", ""))
 
 
 def extract(text: str, *, normalised: str | None = None) -> Features:
@@ -87,22 +135,15 @@ def extract(text: str, *, normalised: str | None = None) -> Features:
     latin = _LATIN_RE.search(compact) is not None
     # Spaces separate nothing in Chinese: drop them there so "加 微 信" and "加微信" give the same n-grams.
     chars = compact if latin else compact.replace(" ", "")
-    n = len(chars)
-    grams = {chars[i : i + 3] for i in range(n - 2)}
-    grams.update(chars[i : i + 2] for i in range(n - 1))
-    grams.update(chars)
-    keys = list(grams)
-    keys.extend({chars[i : i + 4] for i in range(n - 3)})
-    kinds = [CHAR] * len(keys)
-    end_chars = len(keys)
+    char_idx, char_meta = _char_ngrams(chars, 4, CHAR)
     rawl = raw[:MAX_RAW_CHARS].lower()
-    rset = {rawl[i : i + 3] for i in range(len(rawl) - 2)}
-    rset.update(rawl[i : i + 2] for i in range(len(rawl) - 1))
-    rset.update(rawl)
-    keys.extend(rset)
-    kinds.extend([RAW] * len(rset))
-    end_raw = len(keys)
+    if "http" in rawl or "www" in rawl or "." in rawl:
+        rawl = _RAW_URL_RE.sub(" ", rawl)  # link syntax is no evidence either (see _compact)
+    raw_idx, raw_meta = _char_ngrams(rawl, 3, RAW)
+    keys: list[str] = []
+    kinds: list[int] = []
     words = _WORD_RE.findall(compact) if latin or "\ue000" <= max(compact, default=" ") else []
+    wset: set[str] = set()
     if words:
         wset = set(words)
         bset = {a + " " + b for a, b in zip(["^", *words], [*words, "$"], strict=True)}
@@ -113,16 +154,20 @@ def extract(text: str, *, normalised: str | None = None) -> Features:
         kinds.extend([BIGRAM] * len(bset))
         keys.extend(lset)
         kinds.extend([LEET] * len(lset))
-    channels = (end_chars, end_raw, len(keys))
+    end_chars = len(char_idx)
+    end_raw = end_chars + len(raw_idx)
+    channels = (end_chars, end_raw, end_raw + len(keys))
     labels: dict[str, str] = {}
 
-    def signal(name: str, label: str) -> None:
+    def signal(name: str, label: str | None) -> None:
         keys.append(name)
         kinds.append(SIGNAL)
-        labels[name] = label
+        if label is not None:
+            labels[name] = label
 
     padded = " " + " ".join(words) + " "
-    for sig in fired(grams, compact, wset if words else set(), padded):
+    bigrams = {chars[i : i + 2] for i in range(len(chars) - 1)}
+    for sig in fired(bigrams, compact, wset, padded):
         signal(sig.name, sig.label)
     obf = obfuscation_count(raw)
     if obf:
@@ -133,9 +178,24 @@ def extract(text: str, *, normalised: str | None = None) -> Features:
     numbers = norm.count("⟨phone⟩") + norm.count("⟨num⟩") + norm.count("⟨id⟩")
     if numbers >= 2:
         signal("numbers2", f"{numbers} phone/account numbers")
-    keys.append("len" + str(min(int(math.log2(len(norm) + 1)), 10)))  # a prior by length, never a "reason"
-    kinds.append(SIGNAL)
-    return Features(keys=keys, kinds=kinds, channels=channels, normalised=norm, signal_labels=labels)
+    signal("len" + str(min(int(math.log2(len(norm) + 1)), 10)), None)  # a prior by length, never a "reason"
+    key_idx = np.fromiter(
+        (crc32(k.encode("utf-8", "surrogatepass"), kind) & MASK for k, kind in zip(keys, kinds, strict=True)),
+        dtype=np.int64,
+        count=len(keys),
+    )
+    return Features(
+        idx=np.concatenate((char_idx, raw_idx, key_idx)),
+        channels=channels,
+        keys=keys,
+        kinds=kinds,
+        normalised=norm,
+        signal_labels=labels,
+        chars=chars,
+        raw=rawl,
+        char_meta=char_meta,
+        raw_meta=raw_meta,
+    )
 
 
 def values(feats: Features, idx: np.ndarray, idf: np.ndarray) -> np.ndarray:

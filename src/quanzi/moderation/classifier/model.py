@@ -88,10 +88,11 @@ class Classifier:
             c = float(contrib[i])
             if c <= 0.05:
                 break
-            is_signal = feats.kinds[i] == F.SIGNAL
-            if is_signal and feats.keys[i] not in feats.signal_labels:
+            key = feats.signal_key(int(i))
+            is_signal = key is not None
+            if is_signal and key not in feats.signal_labels:
                 continue  # the length prior explains nothing
-            text = feats.describe(i)
+            text = feats.describe(int(i))
             if text in seen or (not is_signal and len(grams) >= 3):
                 continue
             seen.add(text)
@@ -114,7 +115,7 @@ class Classifier:
         idxs = [f.buckets(self.mask) for f in feats]
         idx = np.concatenate(idxs)
         vals = np.concatenate([F.values(f, i, self.idf) for f, i in zip(feats, idxs, strict=True)])
-        starts = np.cumsum([0] + [len(f.keys) for f in feats[:-1]])
+        starts = np.cumsum([0] + [len(i) for i in idxs[:-1]])
         margins = np.add.reduceat(self.weights[idx] * vals, starts).astype(np.float64) + self.bias
         return 1.0 / (1.0 + np.exp(-np.clip(margins, -30, 30)))
 
@@ -185,8 +186,10 @@ class CircleModel:
             raise ModelError(f"corrupt circle model data: {exc}") from exc
 
 
-# Per-circle training knobs: strong L2 so a few decisions shift, not overturn, the base model.
-CIRCLE_L2 = 1.0
+# Per-circle training knobs: L2 and a minimum batch so that a few decisions shift, not overturn, the base model
+# (CIRCLE_LR * CIRCLE_L2 < 1 keeps gradient descent stable).
+CIRCLE_L2 = 0.05
+CIRCLE_MIN_BATCH = 20
 CIRCLE_EPOCHS = 60
 CIRCLE_LR = 5.0
 CIRCLE_MAX_DELTAS = 5000
@@ -238,12 +241,14 @@ def train_circle_model(
     d = np.zeros(len(uniq))
     b = 0.0
     n = len(y)
+    scale = max(n, CIRCLE_MIN_BATCH)
     for _ in range(CIRCLE_EPOCHS):
         z = off + b + np.bincount(row_of, weights=d[inverse] * vals, minlength=n)
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
         err = p - y
-        grad_d = np.bincount(inverse, weights=err[row_of] * vals, minlength=len(uniq)) / n + CIRCLE_L2 * d / n
-        grad_b = float(err.mean()) + CIRCLE_L2 * b / n
+        # Gradients are averaged over at least CIRCLE_MIN_BATCH examples, so a few decisions move little.
+        grad_d = np.bincount(inverse, weights=err[row_of] * vals, minlength=len(uniq)) / scale + CIRCLE_L2 * d
+        grad_b = float(err.sum()) / scale + CIRCLE_L2 * b
         d -= CIRCLE_LR * grad_d
         b -= CIRCLE_LR * grad_b
     keep = np.argsort(-np.abs(d), kind="stable")[:CIRCLE_MAX_DELTAS]
@@ -327,6 +332,7 @@ def load(model_dir: Path | str | None = None) -> Classifier:
     n = int(meta.get("n_buckets", 0))
     if (
         weights.ndim != 1
+        or n != F.N_BUCKETS
         or len(weights) != n
         or idf.shape != weights.shape
         or n & (n - 1)

@@ -191,8 +191,8 @@ class _Matcher:
     """A signal's keywords split by how they are cheapest to test (set intersections first)."""
 
     signal: Signal
-    short: frozenset[str]  # ≤ 3 characters (placeholders count as one): members of the n-gram set
-    long: tuple[str, ...]  # longer Chinese keywords: substrings of the compact text
+    short: frozenset[str]  # two characters: members of the message's character-bigram set
+    long: tuple[str, ...]  # other Chinese keywords and placeholders: substrings of the compact text
     words: frozenset[str]  # single Latin words: members of the word set
     phrases: tuple[str, ...]  # multi-word or prefix keywords: substrings of the padded word string
 
@@ -202,8 +202,8 @@ def _matcher(sig: Signal) -> _Matcher:
     single = [w.strip() for w in sig.words if w.endswith(" ") and " " not in w.strip()]
     return _Matcher(
         signal=sig,
-        short=frozenset(k for k in compact if len(k) <= 3),
-        long=tuple(k for k in compact if len(k) > 3),
+        short=frozenset(k for k in compact if len(k) == 2),
+        long=tuple(k for k in compact if len(k) != 2),
         words=frozenset(single),
         phrases=tuple(w for w in sig.words if w.strip() not in single),
     )
@@ -213,7 +213,7 @@ _MATCHERS = tuple(_matcher(s) for s in SIGNALS)
 
 
 def fired(grams: set[str], compact: str, words: set[str], padded_words: str) -> list[Signal]:
-    """The signals present in a message, from what features.extract already computed: its character 1–3-grams,
+    """The signals present in a message, from what features.extract already computed: its character bigrams,
     its compact text (placeholders as single characters), its word set and " w1 w2 … " string."""
     out = []
     for m in _MATCHERS:

@@ -22,7 +22,7 @@ from .model import IDF_SCALE, MODEL_DIR, quantise_idf, save
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DATASETS = ("sms_en", "zh_sms", "zh_chat", "yt_comments", "ig_scam")
-N_BUCKETS = 1 << 20
+N_BUCKETS = F.N_BUCKETS
 SEED = 7699
 MIN_DF = 2  # an n-gram seen in one training message only is noise: it gets no weight and no share of the norm
 
