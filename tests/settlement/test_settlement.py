@@ -203,3 +203,18 @@ def test_creating_or_retiming_a_challenge_schedules_its_settlement(
                                         end_date=challenge.end_date.replace(day=10))
         calls = [c for c in schedule.call_args_list if c.args[0].name == "settle_challenge_task"]
         assert len(calls) == 1 and calls[0].args[1].isoformat() == "2026-03-10T01:00:00+00:00"
+
+
+def test_each_member_gets_one_notice_and_the_event_is_recorded(four):
+    from quanzi.chat.models import Notice
+    from quanzi.core.models import DomainEvent
+
+    challenge, users = four
+    settle_challenge(challenge.id, now=AFTER)
+    settle_challenge(challenge.id, now=AFTER)
+    notices = {n.user.username: n.text for n in Notice.objects.filter(kind="challenge").select_related("user")}
+    assert set(notices) == {"ann", "bob", "cat", "dan"}
+    assert "¥20.50 went to your wallet" in notices["ann"]
+    assert "shared among those who did" in notices["cat"]
+    assert Notice.objects.filter(kind="challenge").count() == 4
+    assert DomainEvent.objects.filter(type="challenge.settled").count() == 1

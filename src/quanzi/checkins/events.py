@@ -18,6 +18,7 @@ class CheckinEvent(StrEnum):
     CHALLENGE_UPDATED = "challenge.updated"
     PARTICIPANT_JOINED = "challenge.joined"
     PARTICIPANT_LEFT = "challenge.left"
+    SETTLED = "challenge.settled"
     MAKEUP = "challenge.makeup"
     REMINDERS_SENT = "challenge.reminders_sent"
 

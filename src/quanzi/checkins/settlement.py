@@ -44,7 +44,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from quanzi.core.errors import Conflict, InvalidInput, NotFound
@@ -351,7 +351,29 @@ def _pay_line(line_id: int, *, ordinal: int = 0) -> bool:
         line.save(update_fields=["txn", "paid_at"])
         Participant.objects.filter(id=participant.id).update(settled_amount=line.amount, settled_txn=txn,
                                                              settled_at=now)
+        _notify_member(line, challenge)  # in the member's transaction: one notice per payment, ever
     return True
+
+
+def _notify_member(line, challenge) -> None:
+    """Tell the member what the settlement gave them (a personal notice in the circle's language)."""
+    from quanzi.chat.actions import notify_user
+    from quanzi.chat.models import NoticeKind
+    from quanzi.web.money import format_money
+
+    circle = challenge.circle
+    amount = format_money(line.amount, line.settlement.currency)
+    with translation.override(circle.language):
+        if line.completed:
+            text = _("“%(title)s” is settled: you completed it and %(amount)s went to your wallet.")
+        elif line.amount:
+            text = _("“%(title)s” is settled: nobody completed it, so your deposit of %(amount)s went back to "
+                     "your wallet.")
+        else:
+            text = _("“%(title)s” is settled: you did not complete it, so your deposit was shared among those "
+                     "who did.")
+        text = text % {"title": challenge.title, "amount": amount}
+    notify_user(user_id=line.participant.user_id, circle_id=circle.id, kind=NoticeKind.CHALLENGE, text=text)
 
 
 def _take_fee(settlement_id: int) -> None:
@@ -429,6 +451,11 @@ def _finish(settlement_id: int) -> list[str]:
         settlement.finished_at = timezone.now()
         settlement.save(update_fields=["status", "finished_at"])
         Challenge.objects.filter(id=settlement.challenge_id).update(status=ChallengeStatus.SETTLED)
+        from .events import CheckinEvent, emit_checkin_event
+
+        emit_checkin_event(CheckinEvent.SETTLED, circle=settlement.challenge.circle_id, data={
+            "challenge_id": settlement.challenge_id, "pool": settlement.pool, "fee": settlement.fee,
+            "completers": settlement.completers, "participants": settlement.participants})
     return []
 
 
