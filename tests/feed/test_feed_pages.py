@@ -144,3 +144,30 @@ def test_raw_sql_visibility_matches_the_orm_rule(circle, owner, member, moderato
                .values_list("id", flat=True))
     raw = _walk(circle, viewer, 50)[0]
     assert raw == orm and len(orm) > 0
+
+
+def test_deep_page_is_an_index_range_scan(circle, member, post_as):
+    """The page query walks the partial index in order (no sort, no scan of the circle's posts)."""
+    from datetime import UTC, datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from quanzi.feed import fastsql
+
+    for i in range(5):
+        post_as(member, f"p{i}")
+    viewer = Viewer(get_membership(circle, member))
+    with CaptureQueriesContext(connection) as ctx:
+        fastsql.post_rows(circle.id, viewer, after=(False, datetime(2030, 1, 1, tzinfo=UTC), 10**9), limit=21)
+    sql, params = ctx.captured_queries[0]["sql"], None
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a 5-row table would be scanned otherwise
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(r[0] for r in cursor.fetchall())
+            assert "feed_post_stream" in plan and "Sort" not in plan, plan
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = "\n".join(str(r[-1]) for r in cursor.fetchall())
+            assert "USING INDEX feed_post_stream" in plan and "TEMP B-TREE" not in plan, plan
