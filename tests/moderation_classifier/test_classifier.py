@@ -71,7 +71,10 @@ def test_reasons_name_the_contact_lure(clf):
 def test_score_many_matches_score(clf):
     texts = ADS + HAMS + [""]
     many = clf.score_many(texts)
-    assert [v.score for v in many] == [clf.score(t).score for t in texts]
+    singles = [clf.score(t) for t in texts]
+    assert [v.score for v in many] == pytest.approx([v.score for v in singles], abs=1e-5)
+    assert [v.reasons for v in many] == [v.reasons for v in singles]
+    assert [v.normalised for v in many] == [v.normalised for v in singles]
     assert np.allclose(clf.scores(texts), [v.score for v in many], atol=1e-5)
     assert clf.score_many([]) == []
 

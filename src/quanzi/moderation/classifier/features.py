@@ -127,19 +127,75 @@ def _compact(normalised: str) -> str:
     return _PLACEHOLDER_SUB_RE.sub(lambda m: _PLACEHOLDER_CHARS[m.group(0)], normalised.replace(URL + " ", ""))
 
 
-def extract(text: str, *, normalised: str | None = None) -> Features:
-    """All features of one message. `normalised` may be passed when the caller already has it."""
+def _char_ngrams_many(texts: list[str], max_n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`_char_ngrams` for many texts in one pass (the same buckets): batch scoring pays numpy's per-call
+    overhead once per batch instead of once per message."""
+    if not texts:
+        return []
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    total = len(codes)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    msg = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    pos = np.arange(total, dtype=np.int64) - starts[msg]
+    remaining = lengths[msg] - pos  # characters from each position to the end of its message
+    keys = []
+    metas = []
+    for n in range(1, max_n + 1):
+        count = total - n + 1
+        if count <= 0:
+            break
+        h = np.full(count, np.uint64(0xCBF29CE484222325 ^ (seed * 131 + n)), dtype=np.uint64)
+        for k in range(n):
+            h = (h ^ codes[k : k + count]) * _FNV
+        h ^= h >> _SHIFT
+        ok = remaining[:count] >= n
+        keys.append((msg[:count][ok] << 20) | (h[ok] & np.uint64(MASK)).astype(np.int64))
+        metas.append((n << _POS_BITS) + pos[:count][ok])
+    allkeys = np.concatenate(keys)
+    uniq, first = np.unique(allkeys, return_index=True)
+    meta = np.concatenate(metas)[first]
+    bounds = np.searchsorted(uniq >> 20, np.arange(len(texts) + 1))
+    buckets = uniq & MASK
+    return [(buckets[a:b], meta[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _prepare(text: str, normalised: str | None = None) -> tuple[str, str, str, str, str]:
+    """(raw head, normalised, compact, chars for n-grams, lower-cased raw for the raw channel)."""
     raw = text[:MAX_CHARS] if isinstance(text, str) else str(text)[:MAX_CHARS]
     norm = normalise(raw) if normalised is None else normalised
     compact = _compact(norm)[:MAX_FEATURE_CHARS]
-    latin = _LATIN_RE.search(compact) is not None
     # Spaces separate nothing in Chinese: drop them there so "加 微 信" and "加微信" give the same n-grams.
-    chars = compact if latin else compact.replace(" ", "")
-    char_idx, char_meta = _char_ngrams(chars, 4, CHAR)
+    chars = compact if _LATIN_RE.search(compact) is not None else compact.replace(" ", "")
     rawl = raw[:MAX_RAW_CHARS].lower()
     if "http" in rawl or "www" in rawl or "." in rawl:
         rawl = _RAW_URL_RE.sub(" ", rawl)  # link syntax is no evidence either (see _compact)
-    raw_idx, raw_meta = _char_ngrams(rawl, 3, RAW)
+    return raw, norm, compact, chars, rawl
+
+
+def extract(text: str, *, normalised: str | None = None) -> Features:
+    """All features of one message. `normalised` may be passed when the caller already has it."""
+    prep = _prepare(text, normalised)
+    return _finish(prep, _char_ngrams(prep[3], 4, CHAR), _char_ngrams(prep[4], 3, RAW))
+
+
+def extract_many(texts: list[str]) -> list[Features]:
+    """`extract` for many messages, with the character n-grams of all of them hashed in one numpy pass."""
+    preps = [_prepare(t if isinstance(t, str) else str(t)) for t in texts]
+    chars = _char_ngrams_many([p[3] for p in preps], 4, CHAR)
+    raws = _char_ngrams_many([p[4] for p in preps], 3, RAW)
+    return [_finish(p, c, r) for p, c, r in zip(preps, chars, raws, strict=True)]
+
+
+def _finish(
+    prep: tuple[str, str, str, str, str],
+    char_part: tuple[np.ndarray, np.ndarray],
+    raw_part: tuple[np.ndarray, np.ndarray],
+) -> Features:
+    raw, norm, compact, chars, rawl = prep
+    char_idx, char_meta = char_part
+    raw_idx, raw_meta = raw_part
+    latin = _LATIN_RE.search(compact) is not None
     keys: list[str] = []
     kinds: list[int] = []
     words = _WORD_RE.findall(compact) if latin or "\ue000" <= max(compact, default=" ") else []

@@ -25,6 +25,8 @@ MODEL_NAME = "classifier"
 FORMAT_VERSION = 1
 MAX_REASONS = 6
 IDF_SCALE = 20.0  # idf is stored as uint8 in steps of 1/20
+REASONS_MIN_SCORE = 0.1  # below this nothing needs explaining (saves the sort on the common case)
+BATCH = 512  # messages per vectorised chunk in score_many
 
 
 class ModelError(RuntimeError):
@@ -72,12 +74,28 @@ class Classifier:
         self, feats: F.Features, margin: float, contrib: np.ndarray, extra: list[str] | None = None
     ) -> Verdict:
         score = _sigmoid(margin)
-        return Verdict(
-            score=score,
-            is_spam=score >= 0.5,
-            reasons=(extra or []) + self._reasons(feats, contrib),
-            normalised=feats.normalised,
-        )
+        reasons = self._reasons(feats, contrib) if score >= REASONS_MIN_SCORE else []
+        return Verdict(score=score, is_spam=score >= 0.5, reasons=(extra or []) + reasons, normalised=feats.normalised)
+
+    def _batch(self, feats: list[F.Features]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(margins, per-feature contributions, start offsets) of many messages in one vectorised pass."""
+        idx = np.concatenate([f.idx for f in feats])
+        sizes = np.fromiter((len(f.idx) for f in feats), dtype=np.int64, count=len(feats))
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        # Four segments per message: three n-gram channels (normalised separately) and the signals.
+        seg_len = np.array(
+            [[c[0], c[1] - c[0], c[2] - c[1], n - c[2]] for c, n in ((f.channels, len(f.idx)) for f in feats)],
+            dtype=np.int64,
+        ).ravel()
+        seg = np.repeat(np.arange(len(seg_len)), seg_len)
+        is_signal = (seg % 4) == 3
+        w = self.idf[idx]
+        norms = np.sqrt(np.bincount(seg, weights=(w.astype(np.float64) ** 2), minlength=len(seg_len)))
+        vals = np.where(is_signal, 1.0, w / np.maximum(norms[seg], 1e-6)).astype(np.float32)
+        contrib = self.weights[idx] * vals
+        msg = np.repeat(np.arange(len(feats)), sizes)
+        margins = np.bincount(msg, weights=contrib.astype(np.float64), minlength=len(feats)) + self.bias
+        return margins, contrib, starts
 
     def _reasons(self, feats: F.Features, contrib: np.ndarray) -> list[str]:
         """Signals that pushed towards spam first, then the strongest spam-side n-grams, with their weight."""
@@ -105,19 +123,23 @@ class Classifier:
         return self._verdict(feats, margin, contrib)
 
     def score_many(self, texts: Iterable[str]) -> list[Verdict]:
-        return [self.score(t) for t in texts]
+        """Verdicts of many texts, vectorised in chunks (same results as `score`, several times the throughput)."""
+        texts = list(texts)
+        out: list[Verdict] = []
+        for i in range(0, len(texts), BATCH):
+            feats = F.extract_many(texts[i : i + BATCH])
+            margins, contrib, starts = self._batch(feats)
+            for f, m, a in zip(feats, margins.tolist(), starts.tolist(), strict=True):
+                out.append(self._verdict(f, m, contrib[a : a + len(f.idx)]))
+        return out
 
     def scores(self, texts: Iterable[str]) -> np.ndarray:
-        """Just the spam scores of many texts, in one vectorised pass (no explanations): for bulk evaluation."""
-        feats = [F.extract(t if isinstance(t, str) else str(t)) for t in texts]
-        if not feats:
+        """Just the spam scores of many texts (no explanations): for bulk evaluation."""
+        texts = list(texts)
+        margins = [self._batch(F.extract_many(texts[i : i + BATCH]))[0] for i in range(0, len(texts), BATCH)]
+        if not margins:
             return np.zeros(0)
-        idxs = [f.buckets(self.mask) for f in feats]
-        idx = np.concatenate(idxs)
-        vals = np.concatenate([F.values(f, i, self.idf) for f, i in zip(feats, idxs, strict=True)])
-        starts = np.cumsum([0] + [len(i) for i in idxs[:-1]])
-        margins = np.add.reduceat(self.weights[idx] * vals, starts).astype(np.float64) + self.bias
-        return 1.0 / (1.0 + np.exp(-np.clip(margins, -30, 30)))
+        return 1.0 / (1.0 + np.exp(-np.clip(np.concatenate(margins), -30, 30)))
 
     # --- per-circle adaptation ---------------------------------------------------------------------------------
     def with_circle(self, circle_model: CircleModel | dict | None) -> Classifier | CircleClassifier:
