@@ -186,46 +186,58 @@ SIGNALS: tuple[Signal, ...] = (
 _PLACEHOLDER_CHAR = {name: chr(0xE000 + i) for i, name in enumerate(PLACEHOLDERS)}
 
 
-@dataclass(frozen=True, slots=True)
-class _Matcher:
-    """A signal's keywords split by how they are cheapest to test (set intersections first)."""
-
-    signal: Signal
-    short: frozenset[str]  # two characters: members of the message's character-bigram set
-    long: tuple[str, ...]  # other Chinese keywords and placeholders: substrings of the compact text
-    words: frozenset[str]  # single Latin words: members of the word set
-    phrases: tuple[str, ...]  # multi-word or prefix keywords: substrings of the padded word string
-
-
-def _matcher(sig: Signal) -> _Matcher:
-    compact = [_PLACEHOLDER_CHAR.get(k, k) for k in sig.cjk]
-    single = [w.strip() for w in sig.words if w.endswith(" ") and " " not in w.strip()]
-    return _Matcher(
-        signal=sig,
-        short=frozenset(k for k in compact if len(k) == 2),
-        long=tuple(k for k in compact if len(k) != 2),
-        words=frozenset(single),
-        phrases=tuple(w for w in sig.words if w.strip() not in single),
-    )
-
-
-_MATCHERS = tuple(_matcher(s) for s in SIGNALS)
+def _build_index():
+    """Inverted indexes from a message's cheap-to-get pieces (its characters, bigrams, words) to the keywords
+    that could match there, so a message only verifies the few keywords it can contain."""
+    by_char: dict[str, list[Signal]] = {}
+    by_bigram: dict[str, list[tuple[str, Signal]]] = {}
+    by_word: dict[str, list[tuple[str, Signal]]] = {}
+    prefixes: list[tuple[str, Signal]] = []
+    for sig in SIGNALS:
+        for k in sig.cjk:
+            k = _PLACEHOLDER_CHAR.get(k, k)
+            if len(k) == 1:
+                by_char.setdefault(k, []).append(sig)
+            else:
+                by_bigram.setdefault(k[:2], []).append((k, sig))
+        for w in sig.words:
+            if not w.endswith(" "):  # "invest*": any word starting with it
+                prefixes.append((w.strip(), sig))
+            else:
+                by_word.setdefault(w.split()[0], []).append((w, sig))
+    return by_char, by_bigram, by_word, prefixes
 
 
-def fired(grams: set[str], compact: str, words: set[str], padded_words: str) -> list[Signal]:
-    """The signals present in a message, from what features.extract already computed: its character bigrams,
-    its compact text (placeholders as single characters), its word set and " w1 w2 … " string."""
-    out = []
-    for m in _MATCHERS:
-        if (
-            not m.short.isdisjoint(grams)
-            or not m.words.isdisjoint(words)
-            or any(k in padded_words for k in m.phrases)
-            or any(k in compact for k in m.long)
-            or (m.signal.pattern is not None and m.signal.pattern.search(compact))
-        ):
-            out.append(m.signal)
-    return out
+_BY_CHAR, _BY_BIGRAM, _BY_WORD, _PREFIXES = _build_index()
+_CHAR_KEYS = frozenset(_BY_CHAR)
+_BIGRAM_KEYS = frozenset(_BY_BIGRAM)
+_WORD_KEYS = frozenset(_BY_WORD)
+_PREFIX_TUPLE = tuple(p for p, _ in _PREFIXES)
+_PATTERN_SIGNALS = tuple(s for s in SIGNALS if s.pattern is not None)
+
+
+def fired(bigrams: set[str], compact: str, words: set[str], padded_words: str) -> list[Signal]:
+    """The signals present in a message, from what features.extract already computed: the character bigrams and
+    compact text (placeholders as single characters) of its n-gram channel, its word set and " w1 w2 … "."""
+    hit: set[str] = set()
+    for ch in _CHAR_KEYS.intersection(compact):
+        hit.update(s.name for s in _BY_CHAR[ch])
+    for bg in _BIGRAM_KEYS.intersection(bigrams):
+        for k, s in _BY_BIGRAM[bg]:
+            if s.name not in hit and (len(k) == 2 or k in compact):
+                hit.add(s.name)
+    if words:
+        for w in _WORD_KEYS.intersection(words):
+            for phrase, s in _BY_WORD[w]:
+                if s.name not in hit and (phrase.count(" ") == 2 or phrase in padded_words):
+                    hit.add(s.name)
+        for w in words:
+            if w.startswith(_PREFIX_TUPLE):
+                hit.update(s.name for p, s in _PREFIXES if w.startswith(p))
+    for s in _PATTERN_SIGNALS:
+        if s.name not in hit and s.pattern.search(compact):
+            hit.add(s.name)
+    return [s for s in SIGNALS if s.name in hit]
 
 
 _ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2060-\u2064\u00ad\u034f\u180e]|\ufeff(?!$)")
