@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import string
 
 import pytest
@@ -211,7 +212,7 @@ def test_every_documented_operation_refuses_anonymous(db, method):
     for path, ops in doc["paths"].items():
         if method not in ops or (method, path) in public:
             continue
-        url = path.format(**fillers)
+        url = re.sub(r"\{(\w+)\}", lambda m: fillers.get(m.group(1), "1"), path)  # new ids: "1"
         r = client.call(method, url, {} if method != "get" else None)
         assert r.status_code == 401, (method, path, r.status_code)
         checked += 1
