@@ -42,7 +42,8 @@ _READABLE_CHAR = {ord(v): k for k, v in _PLACEHOLDER_CHARS.items()}
 _WORD_RE = re.compile(r"[a-z0-9$£€¥'_\-]+|[\ue000-\ue0ff]")
 _LATIN_RE = re.compile(r"[a-z]{2}")
 _MIXED_RE = re.compile(r"[a-z]+\d|\d+[a-z]")
-_RAW_URL_RE = re.compile(r"https?://|www\.|<a href=[^>]*>|\.(?:com|net|org|html?)\b")
+_URL_DOMAIN_RE = re.compile(re.escape(URL) + r" ([a-z0-9\-]+)(?:\.[a-z0-9\-]+)*")
+_RAW_URL_RE = re.compile(r"https?://\S*|www\.\S*|<a href=[^>]*>")
 
 
 N_BUCKETS = 1 << 20
@@ -124,7 +125,9 @@ def _compact(normalised: str) -> str:
     t.me and wa.me keep their own placeholders, and the words around a link still count)."""
     if "⟨" not in normalised:
         return normalised
-    return _PLACEHOLDER_SUB_RE.sub(lambda m: _PLACEHOLDER_CHARS[m.group(0)], normalised.replace(URL + " ", ""))
+    # "⟨url⟩ github.com" → "github": the top-level domain (".com" is in most spam links) says nothing either.
+    text = _URL_DOMAIN_RE.sub(r"\1", normalised)
+    return _PLACEHOLDER_SUB_RE.sub(lambda m: _PLACEHOLDER_CHARS[m.group(0)], text)
 
 
 def _char_ngrams_many(texts: list[str], max_n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -85,7 +85,10 @@ SIGNALS: tuple[Signal, ...] = (
             "invest*|returns|per day|a day|per week|a week|daily profit|weekly profit|financial freedom|"
             "start up capital|capital"
         ),
-        pattern=re.compile(r"[0-9]+\s*(?:元|块|w|万|k)?\s*[+/]\s*(?:天|日|月)|[$£€]\s?[0-9][0-9, ]*k?\b"),
+        pattern=re.compile(
+            r"[0-9]+\s*(?:元|块|w|万|k)?\s*[+/]\s*(?:天|日|月)"
+            r"|[$£€]\s?[0-9][0-9, ]*k?\s*(?:/|per|a)\s*(?:day|week|hour)"
+        ),
     ),
     Signal(
         "part_time",
