@@ -69,7 +69,8 @@ test-e2e: $(VENV)/.installed-test
 # Each benchmark prints its own table with its baseline measured in the same run.
 BENCHES ?= run feed moderation rush
 bench: $(VENV)/.installed-test
-	@set -e; for b in $(BENCHES); do echo "== benchmarks/$$b.py =="; $(PY) benchmarks/$$b.py; done
+	@failed=""; for b in $(BENCHES); do echo "== benchmarks/$$b.py =="; $(PY) benchmarks/$$b.py || failed="$$failed $$b"; done; \
+	  if [ -n "$$failed" ]; then echo "benchmarks with a failing target:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
