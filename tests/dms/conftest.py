@@ -42,7 +42,9 @@ def circle(circle, owner):
     0 hours. ``test_newcomers_wait_to_start_dms`` covers the wait with the default policy."""
     from quanzi.moderation import actions as moderation_actions
 
-    moderation_actions.do_update_policy(actor=owner, circle=circle, newcomer_link_hours=0)
+    # Nor do these tests exercise flood or duplicate detection (which could mute a busy test sender).
+    moderation_actions.do_update_policy(actor=owner, circle=circle, newcomer_link_hours=0, flood_messages=0,
+                                        duplicate_groups=0)
     return circle
 
 

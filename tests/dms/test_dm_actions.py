@@ -370,13 +370,13 @@ def test_a_reported_dm_message_reaches_the_moderators_and_only_its_people_can_re
     from quanzi.moderation import actions as moderation_actions
 
     group = dms.do_start_dm(actor=member, circle=circle, user_id=member2.id)
-    message = chat_actions.do_send_message(sender=member, group=group, body="cheap followers, write me")
+    message = chat_actions.do_send_message(sender=member, group=group, body="see you at the track at six")
     for outsider in (owner, moderator):
         assert _code(moderation_actions.do_report, reporter=outsider, circle=circle, kind="message",
                      object_id=message.id) == "content_not_found"
     item = moderation_actions.do_report(reporter=member2, circle=circle, kind="message", object_id=message.id,
                                         reason="spam")
-    assert item.object_id == message.id and "cheap followers" in item.text
+    assert item.object_id == message.id and "track at six" in item.text
     assert dms.dm_message_for_review(item.object_id).author_id == member.id
 
 
