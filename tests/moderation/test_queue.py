@@ -269,3 +269,21 @@ def test_web_pages(circle, owner, admin, moderator, main, member, held):
     r = admin_client.post(f"/c/{circle.slug}/moderation/trust/", {"username": "member", "level": "1"})
     assert r.status_code == 302
     assert json.dumps(AuditEntry.objects.filter(action="moderation.trust_level").values_list("data", flat=True)[0])
+
+
+def test_search_finds_held_messages_only_once_approved(circle, owner, moderator, main, member, veteran, api_as,
+                                                       django_capture_on_commit_callbacks):
+    actions.do_update_policy(actor=owner, circle=circle, delete_threshold=1.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        held = send(member, main, AD_ZH + " zqxjkvb")
+    assert held.moderation_state == "held"
+
+    def found() -> list[int]:
+        r = api_as(veteran).get(f"/api/circles/{circle.slug}/search?q=zqxjkvb")
+        assert r.status_code == 200
+        return [i["object_id"] for i in r.data["items"] if i["kind"] == "message"]
+
+    assert found() == []
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_decide(actor=moderator, circle=circle, item_id=_item(held).id, decision="approve")
+    assert found() == [held.id]

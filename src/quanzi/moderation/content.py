@@ -9,9 +9,10 @@ from typing import Any
 
 from django.apps import apps
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from quanzi.chat.models import GroupMember, Message, ModerationState
+from quanzi.chat.models import GroupKind, GroupMember, Message, ModerationState
 from quanzi.core.content import content_removed, content_saved
 from quanzi.core.errors import InvalidInput, NotFound
 from quanzi.core.events import EventType, emit
@@ -66,6 +67,10 @@ def can_see(ref: ContentRef, user, membership) -> bool:
     if ref.state != ModerationState.VISIBLE:
         return False
     if ref.kind == ContentKind.MESSAGE:
+        if ref.row.group.kind == GroupKind.DM:  # only its two people see (and may report) a direct message
+            from quanzi.chat.models import DmPair
+
+            return DmPair.objects.filter(Q(low_user=user) | Q(high_user=user), group_id=ref.group_id).exists()
         return GroupMember.objects.filter(group_id=ref.group_id, user=user).exists()
     from quanzi.feed import rules as feed_rules
 

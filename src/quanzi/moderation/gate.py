@@ -161,8 +161,8 @@ def screen(
         return result
     if membership is None:
         membership = Membership.objects.filter(circle_id=circle_id, user_id=actor.id).first()
-    if not rules.is_screened(membership):
-        return result
+    if membership is None or not rules.is_screened(membership):
+        return result  # no membership: the content path refuses the actor anyway
     state = trust.load(circle_id, actor.id)
     result.trust_state = state
     keys = [cache_key(circle_id, state.circle_stamp)]
