@@ -9,6 +9,7 @@ and one ``UPDATE`` of the participant's streak computed by the database from its
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from datetime import date, datetime, time
 from typing import Any
@@ -403,10 +404,26 @@ def _from_db_datetime(value):
     return value
 
 
-@transaction.atomic
+# SQLite has one writer at a time and its busy handler waits by sleeping with back-off (up to
+# 100 ms a nap), which gives a rush of concurrent request threads second-long tails. Check-ins of
+# this process queue on a lock instead, which hands the write over the moment it is free. Only
+# when no transaction is open yet (inside one, SQLite's own lock may already be held).
+_SQLITE_WRITER = threading.Lock()
+
+
 def do_check_in(*, user, challenge_id: int | str, text: str = "", image: str | None = None,
                 voice: str | None = None, now: datetime | None = None) -> CheckIn:
     """Today's check-in (by the circle's clock). Twice on one day → 409 ``already_checked_in``."""
+    kwargs = {"user": user, "challenge_id": challenge_id, "text": text, "image": image, "voice": voice, "now": now}
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with _SQLITE_WRITER, transaction.atomic():
+            return _check_in(**kwargs)
+    with transaction.atomic():
+        return _check_in(**kwargs)
+
+
+def _check_in(*, user, challenge_id: int | str, text: str, image: str | None, voice: str | None,
+              now: datetime | None) -> CheckIn:
     now = now or timezone.now()
     cid = as_db_id(challenge_id)
     if cid is None or user is None or not getattr(user, "is_authenticated", False):
