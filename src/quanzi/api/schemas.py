@@ -132,6 +132,8 @@ class CircleDetailOut(CircleOut):
     rules_text: str
     welcome_template: str
     dm_policy: str = Field("members", description="Who may send direct messages: members, admins or off.")
+    members_can_post: bool = Field(True, description="Members may publish feed posts (else moderators and up).")
+    upload_limit_mb: int = Field(20, description="Largest file a member may upload, in MB.")
 
 
 class CirclePage(Schema):
@@ -165,6 +167,8 @@ class CirclePatch(Schema):
     welcome_template: str | None = None
     dm_policy: str | None = Field(None, description="Direct messages: members (anyone), admins (members may "
                                   "message moderators and up only) or off.")
+    members_can_post: bool | None = Field(None, description="Members may publish feed posts.")
+    upload_limit_mb: int | None = Field(None, description="Largest upload in MB (1 to the server's cap).")
 
 
 class JoinIn(Schema):

@@ -78,6 +78,8 @@ def circle_out(circle: Circle, membership: Membership | None, *, detail: bool = 
         data["rules_text"] = circle.rules_text
         data["welcome_template"] = circle.welcome_template
         data["dm_policy"] = circle.dm_policy
+        data["members_can_post"] = circle.members_can_post
+        data["upload_limit_mb"] = circle.upload_limit_mb
     return data
 
 

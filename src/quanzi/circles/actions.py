@@ -123,6 +123,16 @@ def _validate_circle_fields(fields: dict) -> dict:
         if fields["dm_policy"] not in DmPolicy.values:
             raise InvalidInput(_("Direct messages must be members, admins or off."), code="invalid_dm_policy")
         clean["dm_policy"] = fields["dm_policy"]
+    if fields.get("members_can_post") is not None:
+        clean["members_can_post"] = bool(fields["members_can_post"])
+    if fields.get("upload_limit_mb") is not None:
+        limit = fields["upload_limit_mb"]
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= settings.QUANZI_UPLOAD_MAX_MB:
+            raise InvalidInput(
+                _("The largest upload must be between 1 and %(max)d MB.") % {"max": settings.QUANZI_UPLOAD_MAX_MB},
+                code="invalid_upload_limit",
+            )
+        clean["upload_limit_mb"] = limit
     if "welcome_template" in clean:
         try:
             _check_welcome_template(clean["welcome_template"])

@@ -52,6 +52,7 @@ class CircleFieldsForm(forms.Form):
         "invalid_timezone": "timezone",
         "invalid_language": "language",
         "invalid_dm_policy": "dm_policy",
+        "invalid_upload_limit": "upload_limit_mb",
     }
 
     def add_domain_error(self, exc) -> None:
@@ -84,6 +85,11 @@ class CircleSettingsForm(CircleFieldsForm):
     dm_policy = forms.TypedChoiceField(label=_("Direct messages"), choices=DmPolicy.choices, required=False,
                                        empty_value=None, initial=DmPolicy.MEMBERS,
                                        help_text=_("Who may send direct messages to whom in this circle."))
+    members_can_post = forms.TypedChoiceField(
+        label=_("Feed posts"), choices=[("1", _("Every member may post")), ("0", _("Only moderators and up post"))],
+        coerce=lambda value: value == "1", empty_value=None, required=False, initial="1",
+    )
+    upload_limit_mb = forms.IntegerField(label=_("Largest upload (MB)"), required=False, min_value=1)
 
 
 class CircleAvatarForm(forms.Form):

@@ -338,10 +338,10 @@ def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
     pinned = chat_selectors.pinned_messages(group, limit=5)
     can_moderate = rules.has_role(membership, Role.MODERATOR)
     can_post = group.kind != GroupKind.CHANNEL or rules.has_role(membership, Role.ADMIN)
-    config = {
     dm = dms.dm_room(group, membership) if group.kind == GroupKind.DM else None
     if dm is not None:  # a direct conversation: no moderation tools; sending as its rule says (chat DMs)
         can_moderate, can_post = False, dm.can_send
+    config = {
         "groupId": group.id,
         "circleSlug": circle.slug,
         "me": {"id": request.user.id, "username": request.user.username, "role": membership.role},
@@ -377,9 +377,9 @@ def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
         "groups": list(chat_selectors.groups_for_member(request.user, circle.id, joined_only=True)),
         "initial_messages": chat_selectors.messages_to_dicts(page),
         "chat_config": config,
+        "dm": dm,
         "can_post": can_post,
         "can_moderate": can_moderate,
-        "dm": dm,
         "muted": membership.is_muted(),
         "moderation_form": forms.GroupModerationForm(
             initial={"mute_all": group.mute_all, "slow_mode_seconds": group.slow_mode_seconds}
@@ -549,8 +549,10 @@ def circle_settings(request: HttpRequest, slug: str) -> HttpResponse:
     circle, membership = _circle(request, slug, require_member=True)
     _require(rules.check_manage_circle, membership)
     fields = ["name", "description", "rules_text", "visibility", "join_mode", "timezone", "language",
-              "welcome_template", "dm_policy"]
-    form = forms.CircleSettingsForm(request.POST or None, initial={f: getattr(circle, f) for f in fields})
+              "welcome_template", "dm_policy", "members_can_post", "upload_limit_mb"]
+    initial = {f: getattr(circle, f) for f in fields}
+    initial["members_can_post"] = "1" if circle.members_can_post else "0"
+    form = forms.CircleSettingsForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
         if form.is_valid():
