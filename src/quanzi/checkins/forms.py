@@ -55,8 +55,10 @@ class ChallengeForm(forms.Form):
                               help_text=_("0 for none. Paid from the member's wallet when joining."))
     share_mode = forms.ChoiceField(label=_("Forfeited deposits are shared"), choices=ShareMode.choices,
                                    initial=ShareMode.EVEN)
-    organiser_fee_bps = forms.IntegerField(label=_("Organiser fee (basis points)"), min_value=0, max_value=10000,
-                                           initial=0, help_text=_("100 basis points are one percent of the forfeited pool."))
+    organiser_fee_bps = forms.IntegerField(
+        label=_("Organiser fee (basis points)"), min_value=0, max_value=10000, initial=0,
+        help_text=_("100 basis points are one percent of the forfeited pool."),
+    )
 
     def __init__(self, *args, circle, **kwargs) -> None:
         self.circle = circle
