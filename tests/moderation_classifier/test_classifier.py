@@ -111,6 +111,26 @@ def test_threshold_is_folded_into_bias(clf):
         assert v.is_spam is (v.score >= 0.5)
 
 
+def test_chinese_shift_applies_to_chinese_messages_only(clf):
+    from quanzi.moderation.classifier.model import Classifier
+
+    shifted = Classifier(clf.weights, clf.bias, {**clf.meta, "chinese_shift": clf.chinese_shift + 1.0}, clf.idf)
+    zh, en = "有人要拼车吗，周六早上出发", "Does anyone know a good bike shop near the river?"
+    assert shifted.margin(zh) == pytest.approx(clf.margin(zh) + 1.0, abs=1e-4)
+    assert shifted.margin(en) == pytest.approx(clf.margin(en), abs=1e-4)
+    texts = ADS + HAMS
+    assert np.allclose(shifted.scores(texts), [shifted.score(t).score for t in texts], atol=1e-5)
+
+
+def test_bad_chinese_shift_fails_loudly(tmp_path):
+    model = _copy_model(tmp_path)
+    header = json.loads((MODEL_DIR / "classifier.json").read_text(encoding="utf-8"))
+    header["chinese_shift"] = "a lot"
+    (model / "classifier.json").write_text(json.dumps(header), encoding="utf-8")
+    with pytest.raises(ModelError, match="chinese_shift"):
+        load(model)
+
+
 def test_loaded_once_and_thread_safe():
     results = []
     threads = [threading.Thread(target=lambda: results.append(get_classifier())) for _ in range(8)]

@@ -64,3 +64,17 @@ def test_bad_training_file_is_refused(tmp_path):
     bad.write_text("label\ttext\nmaybe\thello\n", encoding="utf-8")
     with pytest.raises(ValueError, match="spam|ham"):
         read_tsv(bad)
+
+
+def test_nb_scale_favours_columns_that_separate_the_classes():
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    from quanzi.moderation.classifier.train import nb_scale
+
+    # column 0 only in spam, column 1 in both classes equally, column 2 never seen
+    X = csr_matrix(np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]))
+    y = np.array([1, 1, 0, 0])
+    scale = nb_scale(X, y, beta=0.5)
+    assert scale[0] > scale[1] >= 0.5
+    assert np.allclose(nb_scale(X, y, beta=0.0), 1.0)

@@ -20,7 +20,7 @@ from .signals import fired, obfuscation_count, url_count
 
 # Only the head of the normalised text feeds n-grams, so latency is bounded for any input.
 MAX_FEATURE_CHARS = 500
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4  # 4: NB-scaled weights and a per-script threshold (retrain)
 
 # Kinds of feature; the kind is the CRC-32 start value, so equal strings of different kinds hash apart.
 CHAR, WORD, BIGRAM, LEET, SIGNAL, RAW = 1, 2, 3, 4, 5, 6
@@ -66,6 +66,7 @@ class Features:
     raw: str = ""  # the text the raw n-grams were taken from
     char_meta: np.ndarray | None = None  # (n << 20 | position) of each char n-gram, for explanations
     raw_meta: np.ndarray | None = None
+    chinese: bool = False  # mostly Chinese script (see `is_chinese`): selects the model's per-script threshold
 
     def buckets(self, mask: int = MASK) -> np.ndarray:
         if mask != MASK:
@@ -93,6 +94,17 @@ class Features:
             return self.signal_labels.get(key, key)
         key = key.translate(_READABLE_CHAR).replace("^ ", "").replace(" $", "").strip()
         return f'{_KIND_NAMES[kind]} "{key}"'
+
+
+_HAN_RE = re.compile(r"[\u3400-\u9fff]")
+_LATIN_LETTER_RE = re.compile(r"[a-z]")
+
+
+def is_chinese(compact: str) -> bool:
+    """More Han characters than Latin letters: the text's script is observable at run time, and scores of Chinese
+    and Latin-script messages are calibrated differently by the training sets, so each gets its own threshold."""
+    han = len(_HAN_RE.findall(compact))
+    return han > 0 and han >= len(_LATIN_LETTER_RE.findall(compact))
 
 
 def _char_ngrams(text: str, max_n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -249,6 +261,7 @@ def _finish(
         keys=keys,
         kinds=kinds,
         normalised=norm,
+        chinese=is_chinese(compact),
         signal_labels=labels,
         chars=chars,
         raw=rawl,

@@ -57,6 +57,9 @@ class Classifier:
         self.bias = float(bias)
         self.meta = meta
         self.mask = len(weights) - 1
+        # Added to the margin of mostly-Chinese messages: the per-script decision threshold tuned on the dev
+        # splits, relative to the Latin-script one already folded into the bias.
+        self.chinese_shift = float(meta.get("chinese_shift", 0.0))
 
     # --- scoring -----------------------------------------------------------------------------------------------
     def _parts(self, feats: F.Features) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
@@ -64,7 +67,8 @@ class Classifier:
         idx = feats.buckets(self.mask)
         vals = F.values(feats, idx, self.idf)
         contrib = self.weights[idx] * vals
-        return self.bias + float(contrib.sum()), idx, vals, contrib
+        shift = self.chinese_shift if feats.chinese else 0.0
+        return self.bias + shift + float(contrib.sum()), idx, vals, contrib
 
     def margin(self, text: str) -> float:
         """Log-odds of spam before any circle correction (used by per-circle training)."""
@@ -95,6 +99,8 @@ class Classifier:
         contrib = self.weights[idx] * vals
         msg = np.repeat(np.arange(len(feats)), sizes)
         margins = np.bincount(msg, weights=contrib.astype(np.float64), minlength=len(feats)) + self.bias
+        if self.chinese_shift:
+            margins += self.chinese_shift * np.fromiter((f.chinese for f in feats), dtype=np.float64, count=len(feats))
         return margins, contrib, starts
 
     def _reasons(self, feats: F.Features, contrib: np.ndarray) -> list[str]:
@@ -364,6 +370,9 @@ def load(model_dir: Path | str | None = None) -> Classifier:
     bias = meta.get("bias")
     if not isinstance(bias, (int, float)) or not math.isfinite(bias):
         raise ModelError(f"spam model header {meta_path} has no valid bias; {hint}")
+    shift = meta.get("chinese_shift", 0.0)
+    if not isinstance(shift, (int, float)) or not math.isfinite(shift):
+        raise ModelError(f"spam model header {meta_path} has no valid chinese_shift; {hint}")
     return Classifier(weights, float(bias), meta, idf)
 
 
