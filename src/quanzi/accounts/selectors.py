@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from .models import ApiToken, User, hash_token
+
+# ``last_used_at`` is informational (the token list shows it): written at most this often per token.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def user_for_token(raw: str | None) -> User | None:
@@ -16,21 +23,82 @@ def user_for_token(raw: str | None) -> User | None:
     return token.user if token is not None else None
 
 
+# The lookup runs on every API call and WebSocket handshake. As a queryset it cost 1.4-1.9 ms of
+# Python (building and compiling the query, select_related) against ~0.05 ms in the database, so it
+# is one hand-written statement on the unique ``key_hash`` index, the user joined in. Nothing is
+# cached between requests: a revoked token or a deactivated user is refused by the very next call.
+
+
+@functools.cache
+def _columns(model: type[Model]) -> tuple[list[str], list[str], list[tuple[Any, list[Callable]]]]:
+    """(quoted columns, attnames, (column, converters) per column): what the ORM's compiler applies."""
+    quoted, names, converters = [], [], []
+    for f in model._meta.concrete_fields:
+        col = f.get_col(model._meta.db_table)
+        quoted.append(connection.ops.quote_name(f.column))
+        names.append(f.attname)
+        converters.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+    return quoted, names, converters
+
+
+def _from_row(model: type[Model], values: tuple, names: list[str],
+              converters: list[tuple[Any, list[Callable]]]) -> Any:
+    converted = []
+    for value, (col, funcs) in zip(values, converters, strict=True):
+        for func in funcs:
+            value = func(value, col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, names, converted)
+
+
+@functools.cache
+def _lookup_sql() -> str:
+    q = connection.ops.quote_name
+    t_cols, _n, _c = _columns(ApiToken)
+    u_cols, _n, _c = _columns(User)
+    select = ", ".join([f"t.{c}" for c in t_cols] + [f"u.{c}" for c in u_cols])
+    return (
+        f"SELECT {select} FROM {q(ApiToken._meta.db_table)} t"  # noqa: S608 - names from the models
+        f" JOIN {q(User._meta.db_table)} u ON u.id = t.user_id"
+        " WHERE t.key_hash = %s AND t.revoked_at IS NULL AND u.is_active = %s"
+    )
+
+
 def active_token(raw: str | None) -> ApiToken | None:
-    """The unrevoked token (with its active user) for a raw bearer value, or None."""
+    """The unrevoked token (with its active user) for a raw bearer value, or None.
+
+    Tokens are 32 random bytes, so a plain SHA-256 (not a slow password KDF) is what they are stored
+    and looked up by: there is nothing to brute-force, and the lookup must stay cheap.
+    """
     if not raw or not raw.startswith(ApiToken.PREFIX) or len(raw) > 100:
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=hash_token(raw), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    if token is None:
+    with connection.cursor() as cursor:
+        cursor.execute(_lookup_sql(), [hash_token(raw), True])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    _tq, t_names, t_conv = _columns(ApiToken)
+    _uq, u_names, u_conv = _columns(User)
+    split = len(t_names)
+    token = _from_row(ApiToken, row[:split], t_names, t_conv)
+    token.user = _from_row(User, row[split:], u_names, u_conv)
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
-        ApiToken.objects.filter(id=token.id).update(last_used_at=now)
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        _touch(token, now)
     return token
+
+
+def _touch(token: ApiToken, now) -> None:
+    """Record use; the WHERE makes concurrent requests of one token write once per minute."""
+    ops = connection.ops
+    table = ops.quote_name(ApiToken._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_used_at = %s WHERE id = %s"  # noqa: S608 - names from the models
+            " AND (last_used_at IS NULL OR last_used_at < %s)",
+            [ops.adapt_datetimefield_value(now), token.id, ops.adapt_datetimefield_value(now - LAST_USED_RESOLUTION)],
+        )
+    token.last_used_at = now
 
 
 def api_tokens(user: User, *, include_revoked: bool) -> QuerySet[ApiToken]:
