@@ -87,3 +87,18 @@ def test_api_conforms_to_its_schema(case, world):
     ApiToken.objects.filter(id=world["token"].id).update(revoked_at=None)
     _point_at_real_objects(case, world)
     case.call_and_validate(headers={"Authorization": f"Bearer {world['raw']}"}, checks=CHECKS)
+
+
+def test_schema_names_are_unique_across_routers():
+    """django-ninja names OpenAPI components after the class: two ``StatsOut`` would share one schema."""
+    import inspect
+
+    from ninja import Schema
+
+    from quanzi.api import accounts, archive, chat, checkins, circles, feed, moderation, payments, schemas, search
+
+    seen: dict[str, object] = {}
+    for module in (accounts, archive, chat, checkins, circles, feed, moderation, payments, schemas, search):
+        for name, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, Schema) and obj.__module__ == module.__name__:
+                assert seen.setdefault(name, obj) is obj, f"two schemas named {name}"

@@ -168,13 +168,13 @@ def test_same_text_in_several_groups_is_spam(circle, owner, admin, main, veteran
 
 
 def test_trust_unlocks(circle, owner, main, member, make_user):
-    for name in ("a1", "a2", "a3"):
+    for name in ("alice", "bruno", "chen"):
         circle_actions.do_join_circle(user=make_user(name), circle=circle)
-    many = send(member, main, "hi @a1 @a2 @a3")
+    many = send(member, main, "hi @alice @bruno @chen")
     assert many.moderation_state == "held"  # newcomers mention at most two people
-    assert send(member, main, "hi @a1 @a2").moderation_state == "visible"
+    assert send(member, main, "hi @alice @bruno").moderation_state == "visible"
     age(circle, member, days=2)
-    assert send(member, main, "hi @a1 @a2 @a3 again").moderation_state == "visible"
+    assert send(member, main, "hi @alice @bruno @chen again").moderation_state == "visible"
 
 
 def test_levels_are_earned_and_counted(circle, owner, main, member):

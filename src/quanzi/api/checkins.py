@@ -70,7 +70,7 @@ class ChallengePatch(Schema):
     organiser_fee_bps: int | None = Field(None, ge=0, le=100000)
 
 
-class StatsOut(Schema):
+class StreakStatsOut(Schema):
     current_streak: int
     longest_streak: int
     total_checkins: int
@@ -85,7 +85,7 @@ class ParticipationOut(Schema):
     deposit_paid: int
     outcome: str
     settled_amount: int | None = None
-    stats: StatsOut
+    stats: StreakStatsOut
 
 
 class ChallengeOut(Schema):
@@ -137,7 +137,7 @@ class FileRef(Schema):
     name: str
 
 
-class CommentOut(Schema):
+class CheckinCommentOut(Schema):
     id: int
     checkin_id: int
     user: UserBrief
@@ -159,7 +159,7 @@ class CheckInOut(Schema):
     like_count: int
     comment_count: int
     liked: bool | None = None
-    comments: list[CommentOut] | None = None
+    comments: list[CheckinCommentOut] | None = None
 
 
 class CheckInCreated(Schema):
@@ -203,7 +203,7 @@ class CalendarRow(Schema):
 
 class CalendarOut(Schema):
     user: UserBrief
-    stats: StatsOut
+    stats: StreakStatsOut
     days: list[CalendarRow]
 
 
@@ -424,7 +424,7 @@ def unlike_checkin(request: HttpRequest, checkin_id: Id):
     return _checkin_detail(checkin.id, user)
 
 
-@router.post("/checkins/{checkin_id}/comments", response=errors_for({201: CommentOut}))
+@router.post("/checkins/{checkin_id}/comments", response=errors_for({201: CheckinCommentOut}))
 def comment_checkin(request: HttpRequest, checkin_id: Id, payload: CommentIn):
     comment = actions.do_comment(user=current_user(request), checkin_id=checkin_id, text=payload.text)
     return Status(201, comment_out(comment))

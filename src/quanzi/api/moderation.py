@@ -101,7 +101,7 @@ class QueueOut(Schema):
     learned_from: int
 
 
-class DecideIn(Schema):
+class ReviewDecideIn(Schema):
     decision: Literal["approve", "delete", "mute", "ban"]
     reason: str = Field("", max_length=500)
 
@@ -171,7 +171,7 @@ def list_queue(
 
 
 @router.post("/circles/{slug}/moderation/queue/{item_id}/decide", response=errors_for({200: ItemOut}))
-def decide(request: HttpRequest, slug: str, item_id: Id, payload: DecideIn):
+def decide(request: HttpRequest, slug: str, item_id: Id, payload: ReviewDecideIn):
     """Moderators: approve (shown to everyone now), delete, delete and mute, or delete and ban."""
     circle, _m = member_circle(request, slug)
     item = actions.do_decide(actor=current_user(request), circle=circle, item_id=item_id,
