@@ -87,6 +87,7 @@ def feed(request: HttpRequest, slug: str) -> HttpResponse:
             return _error(request, exc, "")
         context.update(page=None, error=exc.message, featured=featured, tag=tag)
         return render(request, "feed/feed.html", context, status=400)
+    _with_link_cards(page.items)
     context.update(page=page, featured=featured, tag=tag or "", more_url=_more_url(circle, page, featured, tag))
     if _is_htmx(request) and cursor:
         return render(request, "feed/_posts.html", context)
@@ -147,6 +148,16 @@ def post_create(request: HttpRequest, slug: str) -> HttpResponse:
 # --- one post -----------------------------------------------------------------------------
 
 
+def _with_link_cards(items: list[dict]) -> list[dict]:
+    """Attach each post's archived links (one query for the page) for the cards under it."""
+    from quanzi.archive.snapshots import snapshots_for
+
+    cards = snapshots_for("post", [item["id"] for item in items])
+    for item in items:
+        item["links"] = cards.get(item["id"], [])
+    return items
+
+
 @login_required
 def post_detail(request: HttpRequest, slug: str, post_id: int) -> HttpResponse:
     """A post with its comments (``?cursor=`` the next comments; htmx: those only)."""
@@ -162,6 +173,7 @@ def post_detail(request: HttpRequest, slug: str, post_id: int) -> HttpResponse:
     more = None
     if comments.next_cursor:
         more = reverse("feed_post", args=[circle.slug, post.id]) + f"?cursor={comments.next_cursor}"
+    _with_link_cards([item])
     context.update(p=item, comments=comments, more_url=more, detail=True)
     if _is_htmx(request) and request.GET.get("cursor"):
         return render(request, "feed/_comments.html", context)
@@ -255,7 +267,7 @@ def post_flag(request: HttpRequest, slug: str, post_id: int, flag: str) -> HttpR
     if _is_htmx(request):
         viewer = rules.Viewer(membership)
         context = _base_context(circle, membership, viewer)
-        context["p"] = selectors.post_detail(circle, viewer, post_id)
+        context["p"] = _with_link_cards([selectors.post_detail(circle, viewer, post_id)])[0]
         return render(request, "feed/_post.html", context)
     return redirect("feed", slug=circle.slug)
 
