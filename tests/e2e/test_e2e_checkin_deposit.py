@@ -91,7 +91,7 @@ def test_deposit_challenge_from_creation_to_settlement(server_url, server_data_d
         expect(organiser.locator("#challenge-rules")).to_contain_text("¥20.00")
 
         # --- a member: refused with an empty wallet, tops up, joins paying, checks in -------------
-        join_circle(member, server_url, "mia")
+        join_circle(member, server_url, "mina")
         member.goto(challenge_url)
         member.click("#join-challenge")
         expect(member.locator(".flash")).to_contain_text("Top up your wallet first")
@@ -146,7 +146,7 @@ def test_deposit_challenge_from_creation_to_settlement(server_url, server_data_d
         expect(organiser.locator("#settlement-pool")).to_have_text("¥40.00")
         expect(organiser.locator("#settlement-forfeited")).to_have_text("¥20.00")
         expect(organiser.locator("#settlement-fee")).to_contain_text("¥2.00")
-        mia = organiser.locator("#settlement-row-mia")
+        mia = organiser.locator("#settlement-row-mina")
         expect(mia).to_contain_text("Completed")
         expect(mia.locator(".amount")).to_have_text("¥38.00")
         leo = organiser.locator("#settlement-row-leo")
@@ -155,7 +155,7 @@ def test_deposit_challenge_from_creation_to_settlement(server_url, server_data_d
         organiser.screenshot(path=str(shots_dir / "organiser-settlement-report.png"), full_page=True)
 
         member.goto(server_url + f"/c/early-risers/challenges/{challenge_id}/settlement/")
-        expect(member.locator("#settlement-row-mia .amount")).to_have_text("¥38.00")
+        expect(member.locator("#settlement-row-mina .amount")).to_have_text("¥38.00")
         expect(member.locator("#settlement-row-leo")).to_have_count(0)
         member.goto(server_url + "/me/wallet/")
         expect(member.locator(".balance")).to_have_text("¥68.00")
