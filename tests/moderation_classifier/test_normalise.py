@@ -48,6 +48,7 @@ from quanzi.moderation.classifier import normalise
         ("bit.ly/abc", "⟨shorturl⟩"),
         ("write to me at a.b@example.com", "⟨email⟩"),
         ("@crypto_king", "⟨handle⟩"),
+        ("hi @a1", "hi ⟨handle⟩"),
     ],
 )
 def test_evasion_maps_to_canonical_token(text, expected):

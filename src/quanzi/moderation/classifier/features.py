@@ -20,7 +20,7 @@ from .signals import fired, obfuscation_count, url_count
 
 # Only the head of the normalised text feeds n-grams, so latency is bounded for any input.
 MAX_FEATURE_CHARS = 500
-FEATURE_VERSION = 4  # 4: NB-scaled weights and a per-script threshold (retrain)
+FEATURE_VERSION = 5  # 4: NB-scaled weights and a per-script threshold; 5: @handles of 1-2 characters, SVM (retrain)
 
 # Kinds of feature; the kind is the CRC-32 start value, so equal strings of different kinds hash apart.
 CHAR, WORD, BIGRAM, LEET, SIGNAL, RAW = 1, 2, 3, 4, 5, 6
@@ -46,8 +46,11 @@ _URL_DOMAIN_RE = re.compile(re.escape(URL) + r" ([a-z0-9\-]+)(?:\.[a-z0-9\-]+)*"
 _RAW_URL_RE = re.compile(r"https?://\S*|www\.\S*|<a href=[^>]*>")
 
 
-N_BUCKETS = 1 << 20
+BITS = 20
+N_BUCKETS = 1 << BITS
 MASK = N_BUCKETS - 1
+CHAR_N = 4  # longest n-gram of the normalised-character channel
+RAW_N = 3  # longest n-gram of the raw channel
 _FNV = np.uint64(0x100000001B3)
 _SHIFT = np.uint64(32)
 _POS_BITS = 20  # meta = n << 20 | position
@@ -165,12 +168,12 @@ def _char_ngrams_many(texts: list[str], max_n: int, seed: int) -> list[tuple[np.
             h = (h ^ codes[k : k + count]) * _FNV
         h ^= h >> _SHIFT
         ok = remaining[:count] >= n
-        keys.append((msg[:count][ok] << 20) | (h[ok] & np.uint64(MASK)).astype(np.int64))
+        keys.append((msg[:count][ok] << BITS) | (h[ok] & np.uint64(MASK)).astype(np.int64))
         metas.append((n << _POS_BITS) + pos[:count][ok])
     allkeys = np.concatenate(keys)
     uniq, first = np.unique(allkeys, return_index=True)
     meta = np.concatenate(metas)[first]
-    bounds = np.searchsorted(uniq >> 20, np.arange(len(texts) + 1))
+    bounds = np.searchsorted(uniq >> BITS, np.arange(len(texts) + 1))
     buckets = uniq & MASK
     return [(buckets[a:b], meta[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -191,14 +194,14 @@ def _prepare(text: str, normalised: str | None = None) -> tuple[str, str, str, s
 def extract(text: str, *, normalised: str | None = None) -> Features:
     """All features of one message. `normalised` may be passed when the caller already has it."""
     prep = _prepare(text, normalised)
-    return _finish(prep, _char_ngrams(prep[3], 4, CHAR), _char_ngrams(prep[4], 3, RAW))
+    return _finish(prep, _char_ngrams(prep[3], CHAR_N, CHAR), _char_ngrams(prep[4], RAW_N, RAW))
 
 
 def extract_many(texts: list[str]) -> list[Features]:
     """`extract` for many messages, with the character n-grams of all of them hashed in one numpy pass."""
     preps = [_prepare(t if isinstance(t, str) else str(t)) for t in texts]
-    chars = _char_ngrams_many([p[3] for p in preps], 4, CHAR)
-    raws = _char_ngrams_many([p[4] for p in preps], 3, RAW)
+    chars = _char_ngrams_many([p[3] for p in preps], CHAR_N, CHAR)
+    raws = _char_ngrams_many([p[4] for p in preps], RAW_N, RAW)
     return [_finish(p, c, r) for p, c, r in zip(preps, chars, raws, strict=True)]
 
 

@@ -78,7 +78,7 @@ _SHORTENERS = (
     "shorturl.at", "rb.gy", "dwz.cn", "url.cn", "suo.im", "tiny.cc", "lnkd.in", "s.id", "linktr.ee",
 )  # fmt: skip
 _EMAIL_RE = re.compile(r"\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b")
-_HANDLE_RE = re.compile(r"(?<![\w@])@[a-z0-9_.]{3,32}")
+_HANDLE_RE = re.compile(r"(?<![\w@])@[a-z0-9_.]{1,32}")
 _DATE_RE = re.compile(r"\b\d{4}[-./年]\d{1,2}[-./月]\d{1,2}日?|\b\d{1,2}[:：]\d{2}\b")
 
 # Contact-channel spellings (matched on the lower-cased, NFKC text after homoglyph mapping).

@@ -26,14 +26,16 @@ N_BUCKETS = F.N_BUCKETS
 SEED = 7699
 MIN_DF = 2  # an n-gram seen in one training message only is noise: it gets no weight and no share of the norm
 
-# Grid searched on the dev splits (kept small so training stays well under a minute per fit).
-C_GRID = (30.0, 60.0)
+# Grid of the SVM's C searched on the dev splits (each fit takes seconds).
+C_GRID = (0.5, 1.0, 1.5)
 SPAM_WEIGHT_GRID = (1.0,)
-# NB-weighted logistic regression (Wang and Manning 2012, "NBSVM"): each feature column is scaled by
+# NBSVM (Wang and Manning 2012): each feature column is scaled by
 # (1 - NB_BETA) + NB_BETA * |log-count ratio| before the fit, so features that separate the classes in the training
 # data are cheaper to use than ones that occur in both. The scale is folded into the shipped weights (w * scale),
-# so scoring costs nothing extra. NB_BETA was chosen on the dev splits (0.5 beat 0 and 1).
+# so scoring costs nothing extra. NB_BETA was chosen on the dev splits (0.5 beat 0 and 1 with
+# logistic regression; with the SVM 0.25/0.75/1.0 were no better).
 NB_BETA = 0.5
+THRESHOLD_STEP = 0.025  # margin thresholds searched on dev, in SVM margin units
 AUGMENT_WEIGHT = 3.0  # hand-written group messages: few, but closest to what circles see
 
 
@@ -130,19 +132,34 @@ def nb_scale(X, y: np.ndarray, beta: float = NB_BETA) -> np.ndarray:
 
 
 def _fit(X, y, sample_weight, C: float, spam_weight: float, seed: int):
-    from sklearn.linear_model import LogisticRegression
+    """Linear SVM (squared hinge, L2; liblinear dual, seeded) on the NB-scaled columns: NBSVM proper. On the dev
+    splits it beat the NB-weighted logistic regression of feature version 4 (mean spam-F1 0.943 vs 0.939) and fits
+    in seconds instead of minutes. Its margin is not a log-odds; `_calibrate` rescales it afterwards."""
+    from sklearn.svm import LinearSVC
 
-    clf = LogisticRegression(
+    clf = LinearSVC(
         C=C,
-        solver="liblinear",
-        dual=True,  # far faster than the primal with a million hashed columns
+        loss="squared_hinge",
+        dual=True,
         class_weight={0: 1.0, 1: spam_weight},
         random_state=seed,
-        max_iter=1000,
+        max_iter=3000,
         tol=1e-4,
     )
     clf.fit(X, y, sample_weight=sample_weight)
     return clf.coef_.ravel().astype(np.float64), float(clf.intercept_[0])
+
+
+def _calibrate(margins: np.ndarray, y: np.ndarray) -> float:
+    """Slope k so that sigmoid(k * margin) is a probability-like score: minimises the dev log-loss over a fixed
+    grid (the decision boundary, margin 0 after the threshold is folded in, does not move)."""
+    best_k, best_loss = 1.0, np.inf
+    for k in np.round(np.arange(0.5, 12.01, 0.25), 2):
+        z = np.clip(k * margins, -30, 30)
+        loss = float(np.mean(np.logaddexp(0.0, -z) * y + np.logaddexp(0.0, z) * (1 - y)))
+        if loss < best_loss - 1e-12:
+            best_k, best_loss = float(k), loss
+    return best_k
 
 
 def _dataset_weights(sizes: dict[str, int]) -> dict[str, float]:
@@ -200,7 +217,7 @@ def train(
     def best_threshold(margins: list[np.ndarray]) -> tuple[float, float, float]:
         """Margin thresholds (Latin script, Chinese) maximising the mean dev spam-F1 (ties → nearest 0)."""
         best = (-1.0, 0.0, 0.0)
-        grid_thr = np.round(np.arange(-2.0, 2.01, 0.1), 2)
+        grid_thr = np.round(np.arange(-1.0, 1.001, THRESHOLD_STEP), 3)
         for thr_l, thr_z in itertools.product(grid_thr, grid_thr):
             preds = predict(margins, float(thr_l), float(thr_z))
             f1 = float(np.mean([spam_f1(d.labels, p) for d, p in zip(devs, preds, strict=True)]))
@@ -215,15 +232,20 @@ def train(
         w, b = _fit(X, y, sw, C, spam_w, seed)
         f1, thr, thr_zh = best_threshold(dev_margins(w, b))
         results.append((f1, -C, -spam_w, C, spam_w, thr, thr_zh, w, b))
-        log(f"  C={C:<5} spam_weight={spam_w:<4} mean dev F1={f1:.4f} at thresholds {thr:+.1f} / {thr_zh:+.1f} (zh)")
+        log(f"  C={C:<5} spam_weight={spam_w:<4} mean dev F1={f1:.4f} at thresholds {thr:+.3f} / {thr_zh:+.3f} (zh)")
     results.sort(key=lambda r: (r[0], r[1], r[2]), reverse=True)
     f1, _, _, C, spam_w, thr, thr_zh, w, b = results[0]
     per_set = {
         d.name.split("/")[0]: round(spam_f1(d.labels, p), 4)
         for d, p in zip(devs, predict(dev_margins(w, b), thr, thr_zh), strict=True)
     }
-    log(f"chosen C={C} spam_weight={spam_w} thresholds={thr:+.1f} / {thr_zh:+.1f} (zh): dev F1 {per_set}")
-    weights = (w * scale).astype(np.float32)
+    log(f"chosen C={C} spam_weight={spam_w} thresholds={thr:+.3f} / {thr_zh:+.3f} (zh): dev F1 {per_set}")
+    # Rescale the margin so that sigmoid(margin) reads as a probability (fitted on the dev splits, each message
+    # against its own script's threshold), then fold threshold and scale into the shipped weights.
+    dev_m = [m - np.where(zh, thr_zh, thr) for m, zh in zip(dev_margins(w, b), dev_chinese, strict=True)]
+    slope = _calibrate(np.concatenate(dev_m), np.concatenate([d.labels for d in devs]).astype(np.float64))
+    log(f"calibration slope {slope}")
+    weights = (slope * w * scale).astype(np.float32)
     meta = {
         "trained_with": {
             "seed": seed,
@@ -234,6 +256,8 @@ def train(
             "dataset_weights": {k.split("/")[0]: round(v, 4) for k, v in ds_w.items()},
             "margin_threshold": thr,
             "margin_threshold_chinese": thr_zh,
+            "calibration_slope": slope,
+            "learner": "NB-scaled linear SVM (squared hinge)",
             "datasets": list(datasets),
             "n_train": len(texts),
             "n_augment": len(aug_texts),
@@ -242,9 +266,9 @@ def train(
         },
         "dev_spam_f1": per_set,
         "dev_mean_spam_f1": round(f1, 4),
-        "chinese_shift": round(thr - thr_zh, 4),  # added to the margin of mostly-Chinese messages at run time
+        "chinese_shift": round(slope * (thr - thr_zh), 4),  # added to the margin of mostly-Chinese messages at run time
     }
-    bias = b - thr  # fold the tuned threshold into the bias: score >= 0.5 ⇔ margin >= thr
+    bias = slope * (b - thr)  # fold the tuned threshold into the bias: score >= 0.5 ⇔ margin >= thr
     if out_dir is None:
         return {**meta, "bias": bias, "weights": weights, "idf": idf}
     header = save(Path(out_dir), weights, bias, meta, idf)
