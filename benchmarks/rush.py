@@ -444,9 +444,8 @@ async def main_async(args, log) -> tuple[list[Row], list[str]]:
         try:
             admin.execute(f'CREATE DATABASE "{db_name}"')
             env = base_env(workdir / "pg")
-            # Django under ASGI runs each request's sync code in a thread of its own, so 64 concurrent
-            # requests hold up to 64 connections per process: close them at the end of each request
-            # (CONN_MAX_AGE 0), or PostgreSQL's max_connections (100 here) is exhausted.
+            # HTTP requests run in a fixed thread pool (QUANZI_HTTP_THREADS, 8), each thread keeping
+            # its connection (CONN_MAX_AGE, the production default 60).
             env.update(QUANZI_DATABASE_URL=urlunparse(urlparse(pg_url)._replace(path="/" + db_name)),
                        QUANZI_DB_CONN_MAX_AGE=str(args.pg_conn_max_age))
             workers = 1
@@ -499,9 +498,9 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=5000)
     parser.add_argument("--no-boards", dest="boards", action="store_false",
                         help="skip the board/calendar timing at 1,000 and 10,000 participants")
-    parser.add_argument("--pg-workers", type=int, default=1,
-                        help="server processes on PostgreSQL (more than 1 needs Redis, and 64 connections each)")
-    parser.add_argument("--pg-conn-max-age", type=int, default=0, help="QUANZI_DB_CONN_MAX_AGE on PostgreSQL")
+    parser.add_argument("--pg-workers", type=int, default=2,
+                        help="server processes on PostgreSQL (one per core; more than 1 needs Redis)")
+    parser.add_argument("--pg-conn-max-age", type=int, default=60, help="QUANZI_DB_CONN_MAX_AGE on PostgreSQL")
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server logs)")

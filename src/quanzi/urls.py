@@ -4,11 +4,15 @@ from django.urls import include, path
 
 from quanzi.api.api import api
 from quanzi.core.media import serve_image
+from quanzi.core.urltree import nest_routes
+
+_api_patterns, _api_app, _api_namespace = api.urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
-    path("api/", api.urls),
+    # The API's ~130 routes nested by segment (core/urltree.py): a request tries a few patterns, not all.
+    path("api/", (nest_routes(_api_patterns), _api_app, _api_namespace)),
     path("payments/", include("quanzi.payments.urls")),
     path("", include("quanzi.web.urls")),
 ]

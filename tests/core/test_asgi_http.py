@@ -1,0 +1,204 @@
+"""The pooled ASGI HTTP handler: one pooled thread per request, Django semantics kept (core/asgi_http.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+
+import pytest
+from django.core import signals
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.test import override_settings
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from quanzi.core.asgi_http import PooledASGIHandler
+
+SEEN: dict[str, object] = {}
+
+
+def hello(request):
+    SEEN.setdefault("view_threads", []).append(threading.get_ident())
+    response = HttpResponse("hello 你好", content_type="text/plain; charset=utf-8")
+    response["X-Extra"] = "1"
+    response.set_cookie("flavour", "plain")
+    return response
+
+
+@csrf_exempt
+def echo(request):
+    return JsonResponse({"size": len(request.body), "head": request.body[:8].decode(), "method": request.method,
+                         "query": request.GET.get("q", ""), "path": request.path})
+
+
+def stream(request):
+    def chunks():
+        try:
+            for i in range(int(request.GET.get("n", "3"))):
+                yield f"part{i};".encode()
+        finally:
+            SEEN["stream_closed"] = True
+
+    return StreamingHttpResponse(chunks(), content_type="text/plain")
+
+
+def boom(request):
+    raise RuntimeError("view failed")
+
+
+urlpatterns = [
+    path("hello/", hello),
+    path("echo/", echo),
+    path("stream/", stream),
+    path("boom/", boom),
+]
+
+
+def scope(path_: str, method: str = "GET", query: bytes = b"", headers: list | None = None) -> dict:
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path_, "raw_path": path_.encode(), "query_string": query, "root_path": "",
+        "headers": [(b"host", b"testserver"), *(headers or [])],
+        "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
+    }
+
+
+async def call(handler, scope_: dict, body: bytes = b"", chunk: int = 0, fail_send_after: int | None = None):
+    """Run one request; the body arrives in pieces of ``chunk`` bytes; returns (status, headers, body)."""
+    pieces = [body[i:i + chunk] for i in range(0, len(body), chunk)] if chunk and body else [body]
+    incoming = [{"type": "http.request", "body": p, "more_body": i < len(pieces) - 1} for i, p in enumerate(pieces)]
+    sent: list[dict] = []
+
+    async def receive():
+        if incoming:
+            return incoming.pop(0)
+        await asyncio.Event().wait()  # no disconnect: the client waits for the answer
+
+    async def send(message):
+        if fail_send_after is not None and len(sent) >= fail_send_after:
+            raise OSError("client went away")
+        sent.append(message)
+
+    await handler(scope_, receive, send)
+    if not sent:
+        return None, {}, b"", sent
+    start = sent[0]
+    return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in sent[1:]), sent
+
+
+@pytest.fixture
+def handler():
+    with override_settings(ROOT_URLCONF=__name__, ALLOWED_HOSTS=["testserver"]):
+        SEEN.clear()
+        yield PooledASGIHandler(threads=2)
+
+
+async def test_buffered_response_keeps_headers_cookies_and_body(handler):
+    status, headers, body, _ = await call(handler, scope("/hello/"))
+    assert status == 200
+    assert body == "hello 你好".encode()
+    assert headers[b"X-Extra"] == b"1"
+    assert headers[b"Set-Cookie"].startswith(b"flavour=plain")
+
+
+async def test_request_body_in_pieces_and_spooled_to_disk(handler, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # the 200 kB body rolls over to a temporary file
+    body = b"abcdefgh" + b"x" * 200_000
+    status, _headers, answer, _ = await call(
+        handler, scope("/echo/", "POST", b"q=%E4%BD%A0", [(b"content-type", b"application/octet-stream")]),
+        body, chunk=7_000)
+    assert status == 200
+    assert answer == b'{"size": 200008, "head": "abcdefgh", "method": "POST", "query": "\\u4f60", "path": "/echo/"}'
+
+
+async def test_streaming_response_is_sent_in_order_and_closed(handler):
+    status, _headers, body, sent = await call(handler, scope("/stream/", query=b"n=5"))
+    assert status == 200
+    assert body == b"part0;part1;part2;part3;part4;"
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert SEEN["stream_closed"] is True
+
+
+async def test_client_gone_during_streaming_stops_the_iterator(handler):
+    # The client is gone before the start, then after the first chunk: the handler stops reading the
+    # iterator (no thousand chunks into the void) and closes the response.
+    finished = []
+
+    def on_finished(**kwargs):
+        finished.append(True)
+
+    signals.request_finished.connect(on_finished)
+    try:
+        status, _headers, _body, sent = await call(handler, scope("/stream/", query=b"n=1000"), fail_send_after=0)
+    finally:
+        signals.request_finished.disconnect(on_finished)
+    assert status is None and sent == []
+    assert finished == [True]  # response.close() ran (the generator itself never started)
+    status, _headers, body, _sent = await call(handler, scope("/stream/", query=b"n=1000"), fail_send_after=2)
+    assert status == 200 and body == b"part0;"
+    assert SEEN["stream_closed"] is True
+
+
+async def test_view_errors_become_500_responses(handler, settings):
+    settings.DEBUG = False
+    status, _headers, body, _ = await call(handler, scope("/boom/"))
+    assert status == 500
+    assert b"view failed" not in body
+
+
+async def test_bad_host_is_400_not_a_crash(handler):
+    status, _headers, _body, _ = await call(handler, {**scope("/hello/"), "headers": [(b"host", b"evil.example")]})
+    assert status == 400
+
+
+async def test_request_runs_and_finishes_on_one_reused_pool_thread(handler):
+    """request_started, the view and request_finished (which closes or keeps DB connections) share a thread."""
+    started, finished = [], []
+
+    def on_started(**kwargs):
+        started.append(threading.get_ident())
+
+    def on_finished(**kwargs):
+        finished.append(threading.get_ident())
+
+    signals.request_started.connect(on_started)
+    signals.request_finished.connect(on_finished)
+    try:
+        for _ in range(3):
+            await call(handler, scope("/hello/"))
+        assert started == SEEN["view_threads"] == finished
+        await asyncio.gather(*(call(handler, scope("/hello/")) for _ in range(3)))  # the pool's threads start
+        threads_before = threading.active_count()
+        await asyncio.gather(*(call(handler, scope("/hello/")) for _ in range(20)))
+        assert threading.active_count() == threads_before  # no thread per request
+    finally:
+        signals.request_started.disconnect(on_started)
+        signals.request_finished.disconnect(on_finished)
+    views = SEEN["view_threads"]
+    assert len(started) == len(finished) == len(views) == 26
+    assert Counter(started) == Counter(views) == Counter(finished)
+    assert len(set(views)) <= 2  # the pool's two threads, reused
+    assert threading.get_ident() not in views  # never on the event loop's thread
+
+
+async def test_only_http(handler):
+    with pytest.raises(ValueError, match="HTTP only"):
+        await handler({"type": "websocket"}, None, None)
+
+
+def test_pool_size_from_the_environment(monkeypatch):
+    from quanzi.core import asgi_http
+
+    monkeypatch.setenv("QUANZI_HTTP_THREADS", "3")
+    assert asgi_http.http_threads() == 3
+    monkeypatch.setenv("QUANZI_HTTP_THREADS", "0")
+    assert asgi_http.http_threads() == 1
+    monkeypatch.setenv("QUANZI_HTTP_THREADS", "many")
+    assert asgi_http.http_threads() == asgi_http.DEFAULT_THREADS
+
+
+def test_the_served_application_uses_the_pooled_handler():
+    from quanzi import asgi
+
+    assert isinstance(asgi.django_asgi_app, PooledASGIHandler)
