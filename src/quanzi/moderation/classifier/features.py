@@ -23,7 +23,7 @@ MAX_FEATURE_CHARS = 500
 FEATURE_VERSION = 5  # 4: NB-scaled weights and a per-script threshold; 5: @handles of 1-2 characters, SVM (retrain)
 
 # Kinds of feature; the kind is the CRC-32 start value, so equal strings of different kinds hash apart.
-CHAR, WORD, BIGRAM, LEET, SIGNAL, RAW = 1, 2, 3, 4, 5, 6
+CHAR, WORD, BIGRAM, LEET, SIGNAL, RAW, WB = 1, 2, 3, 4, 5, 6, 7
 _KIND_NAMES = {
     CHAR: "n-gram",
     WORD: "word",
@@ -51,6 +51,11 @@ N_BUCKETS = 1 << BITS
 MASK = N_BUCKETS - 1
 CHAR_N = 4  # longest n-gram of the normalised-character channel
 RAW_N = 3  # longest n-gram of the raw channel
+# The second view (a second linear model, its margin added to the first): word-bounded character 1–4-grams of the
+# compact text (every whitespace-separated word padded with a space, as scikit-learn's "char_wb" analyser), with
+# sublinear term frequency 1 + log(count). Its buckets live in the second half of the weight vector.
+WB_N = 4
+N_WEIGHTS = 2 * N_BUCKETS
 _FNV = np.uint64(0x100000001B3)
 _SHIFT = np.uint64(32)
 _POS_BITS = 20  # meta = n << 20 | position
@@ -70,6 +75,8 @@ class Features:
     char_meta: np.ndarray | None = None  # (n << 20 | position) of each char n-gram, for explanations
     raw_meta: np.ndarray | None = None
     chinese: bool = False  # mostly Chinese script (see `is_chinese`): selects the model's per-script threshold
+    wb_idx: np.ndarray | None = None  # second view: buckets (offset by N_BUCKETS) of the word-bounded n-grams
+    wb_tf: np.ndarray | None = None  # and their sublinear term frequencies (float32)
 
     def buckets(self, mask: int = MASK) -> np.ndarray:
         if mask != MASK:
@@ -145,6 +152,10 @@ def _compact(normalised: str) -> str:
     return _PLACEHOLDER_SUB_RE.sub(lambda m: _PLACEHOLDER_CHARS[m.group(0)], text)
 
 
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+_EMPTY_F = np.zeros(0, dtype=np.float32)
+
+
 def _char_ngrams_many(texts: list[str], max_n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """`_char_ngrams` for many texts in one pass (the same buckets): batch scoring pays numpy's per-call
     overhead once per batch instead of once per message."""
@@ -170,12 +181,49 @@ def _char_ngrams_many(texts: list[str], max_n: int, seed: int) -> list[tuple[np.
         ok = remaining[:count] >= n
         keys.append((msg[:count][ok] << BITS) | (h[ok] & np.uint64(MASK)).astype(np.int64))
         metas.append((n << _POS_BITS) + pos[:count][ok])
+    if not keys:  # every text empty
+        return [(_EMPTY_I, _EMPTY_I)] * len(texts)
     allkeys = np.concatenate(keys)
     uniq, first = np.unique(allkeys, return_index=True)
     meta = np.concatenate(metas)[first]
     bounds = np.searchsorted(uniq >> BITS, np.arange(len(texts) + 1))
     buckets = uniq & MASK
     return [(buckets[a:b], meta[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _wb_ngrams_many(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(buckets + N_BUCKETS, 1 + log(count)) of the word-bounded character 1..WB_N-grams of each text, all texts
+    in one numpy pass (same FNV-1a hashing as `_char_ngrams_many`, seeded WB)."""
+    words = [t.split() for t in texts]
+    padded = [" " + w + " " for ws in words for w in ws]
+    if not padded:
+        return [(_EMPTY_I, _EMPTY_F)] * len(texts)
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), [len(ws) for ws in words])
+    lengths = np.fromiter((len(w) for w in padded), dtype=np.int64, count=len(padded))
+    codes = np.frombuffer("".join(padded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    total = len(codes)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    word = np.repeat(np.arange(len(padded), dtype=np.int64), lengths)
+    remaining = lengths[word] - (np.arange(total, dtype=np.int64) - starts[word])
+    msg = owner[word]
+    keys = []
+    for n in range(1, WB_N + 1):
+        count = total - n + 1
+        if count <= 0:
+            break
+        h = np.full(count, np.uint64(0xCBF29CE484222325 ^ (WB * 131 + n)), dtype=np.uint64)
+        for k in range(n):
+            h = (h ^ codes[k : k + count]) * _FNV
+        h ^= h >> _SHIFT
+        ok = remaining[:count] >= n
+        keys.append((msg[:count][ok] << BITS) | (h[ok] & np.uint64(MASK)).astype(np.int64))
+    if not keys:
+        return [(_EMPTY_I, _EMPTY_F)] * len(texts)
+    uniq, counts = np.unique(np.concatenate(keys), return_counts=True)
+    bounds = np.searchsorted(uniq >> BITS, np.arange(len(texts) + 1))
+    buckets = (uniq & MASK) + N_BUCKETS
+    tf = (1.0 + np.log(counts)).astype(np.float32)
+    return [(buckets[a:b], tf[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _prepare(text: str, normalised: str | None = None) -> tuple[str, str, str, str, str]:
@@ -194,7 +242,9 @@ def _prepare(text: str, normalised: str | None = None) -> tuple[str, str, str, s
 def extract(text: str, *, normalised: str | None = None) -> Features:
     """All features of one message. `normalised` may be passed when the caller already has it."""
     prep = _prepare(text, normalised)
-    return _finish(prep, _char_ngrams(prep[3], CHAR_N, CHAR), _char_ngrams(prep[4], RAW_N, RAW))
+    feats = _finish(prep, _char_ngrams(prep[3], CHAR_N, CHAR), _char_ngrams(prep[4], RAW_N, RAW))
+    feats.wb_idx, feats.wb_tf = _wb_ngrams_many([prep[2]])[0]
+    return feats
 
 
 def extract_many(texts: list[str]) -> list[Features]:
@@ -202,7 +252,10 @@ def extract_many(texts: list[str]) -> list[Features]:
     preps = [_prepare(t if isinstance(t, str) else str(t)) for t in texts]
     chars = _char_ngrams_many([p[3] for p in preps], CHAR_N, CHAR)
     raws = _char_ngrams_many([p[4] for p in preps], RAW_N, RAW)
-    return [_finish(p, c, r) for p, c, r in zip(preps, chars, raws, strict=True)]
+    out = [_finish(p, c, r) for p, c, r in zip(preps, chars, raws, strict=True)]
+    for f, (wi, wt) in zip(out, _wb_ngrams_many([p[2] for p in preps]), strict=True):
+        f.wb_idx, f.wb_tf = wi, wt
+    return out
 
 
 def _finish(
@@ -284,3 +337,10 @@ def values(feats: Features, idx: np.ndarray, idf: np.ndarray) -> np.ndarray:
             v[start:end] = w / max(float(np.sqrt(np.dot(w, w))), 1e-6)
         start = end
     return v
+
+
+def wb_values(feats: Features, idf: np.ndarray) -> np.ndarray:
+    """Values of the second view: sublinear tf × idf, L2-normalised."""
+    v = feats.wb_tf * idf[feats.wb_idx]
+    norm = float(np.sqrt(np.dot(v, v)))
+    return v / norm if norm > 1e-6 else v * 0.0

@@ -56,7 +56,7 @@ class Classifier:
         self.idf = idf
         self.bias = float(bias)
         self.meta = meta
-        self.mask = len(weights) - 1
+        self.mask = F.MASK  # main-view buckets; the second view uses the upper half of the weights
         # Added to the margin of mostly-Chinese messages: the per-script decision threshold tuned on the dev
         # splits, relative to the Latin-script one already folded into the bias.
         self.chinese_shift = float(meta.get("chinese_shift", 0.0))
@@ -68,7 +68,13 @@ class Classifier:
         vals = F.values(feats, idx, self.idf)
         contrib = self.weights[idx] * vals
         shift = self.chinese_shift if feats.chinese else 0.0
-        return self.bias + shift + float(contrib.sum()), idx, vals, contrib
+        return self.bias + shift + float(contrib.sum()) + self._second_view(feats), idx, vals, contrib
+
+    def _second_view(self, feats: F.Features) -> float:
+        """Margin of the second linear model (word-bounded n-grams, sublinear tf; not itemised in reasons)."""
+        if feats.wb_idx is None or not len(feats.wb_idx):
+            return 0.0
+        return float(np.dot(self.weights[feats.wb_idx], F.wb_values(feats, self.idf)))
 
     def margin(self, text: str) -> float:
         """Log-odds of spam before any circle correction (used by per-circle training)."""
@@ -99,6 +105,14 @@ class Classifier:
         contrib = self.weights[idx] * vals
         msg = np.repeat(np.arange(len(feats)), sizes)
         margins = np.bincount(msg, weights=contrib.astype(np.float64), minlength=len(feats)) + self.bias
+        # The second view: sublinear tf × idf, L2-normalised per message.
+        wb_idx = np.concatenate([f.wb_idx for f in feats])
+        if len(wb_idx):
+            wb_msg = np.repeat(np.arange(len(feats)), [len(f.wb_idx) for f in feats])
+            v = np.concatenate([f.wb_tf for f in feats]) * self.idf[wb_idx]
+            norm = np.sqrt(np.bincount(wb_msg, weights=(v.astype(np.float64) ** 2), minlength=len(feats)))
+            wb_contrib = (self.weights[wb_idx] * v).astype(np.float64) / np.maximum(norm[wb_msg], 1e-6)
+            margins += np.bincount(wb_msg, weights=wb_contrib, minlength=len(feats))
         if self.chinese_shift:
             margins += self.chinese_shift * np.fromiter((f.chinese for f in feats), dtype=np.float64, count=len(feats))
         return margins, contrib, starts
@@ -360,7 +374,7 @@ def load(model_dir: Path | str | None = None) -> Classifier:
     n = int(meta.get("n_buckets", 0))
     if (
         weights.ndim != 1
-        or n != F.N_BUCKETS
+        or n != F.N_WEIGHTS
         or len(weights) != n
         or idf.shape != weights.shape
         or n & (n - 1)

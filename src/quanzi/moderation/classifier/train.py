@@ -23,6 +23,7 @@ from .model import IDF_SCALE, MODEL_DIR, quantise_idf, save
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DATASETS = ("sms_en", "zh_sms", "zh_chat", "yt_comments", "ig_scam")
 N_BUCKETS = F.N_BUCKETS
+N_WEIGHTS = F.N_WEIGHTS  # main view in the lower half, second view (word-bounded n-grams) in the upper half
 SEED = 7699
 MIN_DF = 2  # an n-gram seen in one training message only is noise: it gets no weight and no share of the norm
 
@@ -36,6 +37,10 @@ SPAM_WEIGHT_GRID = (1.0,)
 # logistic regression; with the SVM 0.25/0.75/1.0 were no better).
 NB_BETA = 0.5
 THRESHOLD_STEP = 0.025  # margin thresholds searched on dev, in SVM margin units
+# The second view's model (a linear SVM on word-bounded character n-grams with sublinear tf, no NB scaling) and its
+# share of the summed margin, chosen on the dev splits (MIX 1.0 = main view only).
+C_WB = 1.0
+MIX_GRID = (1.0, 0.8, 0.7, 0.6, 0.5)
 AUGMENT_WEIGHT = 3.0  # hand-written group messages: few, but closest to what circles see
 
 
@@ -83,22 +88,25 @@ class Rows:
 
 def extract_rows(texts: Sequence[str], n_buckets: int = N_BUCKETS) -> Rows:
     mask = n_buckets - 1
-    feats = [F.extract(t) for t in texts]
+    texts = list(texts)
+    feats = [f for i in range(0, len(texts), 512) for f in F.extract_many(texts[i : i + 512])]
     return Rows(feats, [f.buckets(mask) for f in feats])
 
 
-def fit_idf(rows: Rows, n_buckets: int = N_BUCKETS) -> np.ndarray:
-    """Quantised smooth idf per bucket from the n-gram part of the training messages; 0 below MIN_DF."""
+def fit_idf(rows: Rows, n_buckets: int = N_WEIGHTS) -> np.ndarray:
+    """Quantised smooth idf per bucket from the n-gram part of the training messages (both views); 0 below
+    MIN_DF."""
     df = np.zeros(n_buckets, dtype=np.int64)
     for f, idx in zip(rows.feats, rows.idx, strict=True):
         df[np.unique(idx[: f.channels[-1]])] += 1
+        df[f.wb_idx] += 1  # already unique
     n = len(rows.idx)
     idf = quantise_idf(np.log((1 + n) / (1 + df)) + 1.0)
     idf[df < MIN_DF] = 0
     return idf
 
 
-def vectorise(rows: Rows, idf: np.ndarray, n_buckets: int = N_BUCKETS):
+def vectorise(rows: Rows, idf: np.ndarray, n_buckets: int = N_WEIGHTS):
     """Sparse CSR matrix of feature values, exactly as the runtime scorer computes them."""
     from scipy.sparse import csr_matrix
 
@@ -111,6 +119,24 @@ def vectorise(rows: Rows, idf: np.ndarray, n_buckets: int = N_BUCKETS):
     )
     m.sum_duplicates()
     return m
+
+
+def vectorise_wb(rows: Rows, idf: np.ndarray, n_buckets: int = N_WEIGHTS):
+    """Sparse CSR matrix of the second view's values (sublinear tf × idf, L2-normalised), as the scorer computes
+    them."""
+    from scipy.sparse import csr_matrix
+
+    idf_f = idf.astype(np.float32) / IDF_SCALE
+    vals = [F.wb_values(f, idf_f) for f in rows.feats]
+    indptr = np.concatenate([[0], np.cumsum([len(f.wb_idx) for f in rows.feats])]).astype(np.int64)
+    return csr_matrix(
+        (
+            np.concatenate(vals).astype(np.float64),
+            np.concatenate([f.wb_idx for f in rows.feats]).astype(np.int64),
+            indptr,
+        ),
+        shape=(len(rows.feats), n_buckets),
+    )
 
 
 def spam_f1(y: np.ndarray, pred: np.ndarray) -> float:
@@ -197,7 +223,10 @@ def train(
     rows = extract_rows(texts)
     idf = fit_idf(rows)
     X = vectorise(rows, idf)
-    X_devs = [vectorise(extract_rows(s.texts), idf) for s in devs]
+    dev_rows = [extract_rows(s.texts) for s in devs]
+    X_devs = [vectorise(r, idf) for r in dev_rows]
+    Xw = vectorise_wb(rows, idf)
+    Xw_devs = [vectorise_wb(r, idf) for r in dev_rows]
     from scipy.sparse import diags
 
     scale = nb_scale(X, y)
@@ -205,10 +234,13 @@ def train(
     X_devs = [Xd @ diags(scale) for Xd in X_devs]
     log(f"  done in {time.perf_counter() - t0:.1f}s")
 
-    dev_chinese = [np.fromiter((f.chinese for f in F.extract_many(d.texts)), dtype=bool) for d in devs]
+    dev_chinese = [np.fromiter((f.chinese for f in r.feats), dtype=bool) for r in dev_rows]
 
     def dev_margins(w: np.ndarray, b: float) -> list[np.ndarray]:
         return [Xd @ w + b for Xd in X_devs]
+
+    w_wb, b_wb = _fit(Xw, y, sw, C_WB, 1.0, seed)
+    wb_margins = [Xd @ w_wb + b_wb for Xd in Xw_devs]
 
     def predict(margins: list[np.ndarray], thr_latin: float, thr_zh: float) -> list[np.ndarray]:
         pairs = zip(margins, dev_chinese, strict=True)
@@ -235,17 +267,29 @@ def train(
         log(f"  C={C:<5} spam_weight={spam_w:<4} mean dev F1={f1:.4f} at thresholds {thr:+.3f} / {thr_zh:+.3f} (zh)")
     results.sort(key=lambda r: (r[0], r[1], r[2]), reverse=True)
     f1, _, _, C, spam_w, thr, thr_zh, w, b = results[0]
+    main_margins = dev_margins(w, b)
+    mix = 1.0
+    for a in MIX_GRID[1:] if grid else ():
+        mixed = [a * m + (1 - a) * m2 for m, m2 in zip(main_margins, wb_margins, strict=True)]
+        f1_a, thr_a, thr_zh_a = best_threshold(mixed)
+        log(f"  second view share {1 - a:.1f}: mean dev F1={f1_a:.4f} at thresholds {thr_a:+.3f} / {thr_zh_a:+.3f}")
+        if f1_a > f1 + 1e-9:
+            f1, thr, thr_zh, mix = f1_a, thr_a, thr_zh_a, a
+    final_margins = [mix * m + (1 - mix) * m2 for m, m2 in zip(main_margins, wb_margins, strict=True)]
     per_set = {
         d.name.split("/")[0]: round(spam_f1(d.labels, p), 4)
-        for d, p in zip(devs, predict(dev_margins(w, b), thr, thr_zh), strict=True)
+        for d, p in zip(devs, predict(final_margins, thr, thr_zh), strict=True)
     }
-    log(f"chosen C={C} spam_weight={spam_w} thresholds={thr:+.3f} / {thr_zh:+.3f} (zh): dev F1 {per_set}")
+    log(
+        f"chosen C={C} spam_weight={spam_w} second view share {1 - mix:.1f} thresholds={thr:+.3f} / {thr_zh:+.3f} "
+        f"(zh): dev F1 {per_set}"
+    )
     # Rescale the margin so that sigmoid(margin) reads as a probability (fitted on the dev splits, each message
     # against its own script's threshold), then fold threshold and scale into the shipped weights.
-    dev_m = [m - np.where(zh, thr_zh, thr) for m, zh in zip(dev_margins(w, b), dev_chinese, strict=True)]
+    dev_m = [m - np.where(zh, thr_zh, thr) for m, zh in zip(final_margins, dev_chinese, strict=True)]
     slope = _calibrate(np.concatenate(dev_m), np.concatenate([d.labels for d in devs]).astype(np.float64))
     log(f"calibration slope {slope}")
-    weights = (slope * w * scale).astype(np.float32)
+    weights = (slope * (mix * w * scale + (1 - mix) * w_wb)).astype(np.float32)
     meta = {
         "trained_with": {
             "seed": seed,
@@ -257,6 +301,8 @@ def train(
             "margin_threshold": thr,
             "margin_threshold_chinese": thr_zh,
             "calibration_slope": slope,
+            "C_second_view": C_WB,
+            "second_view_share": round(1 - mix, 2),
             "learner": "NB-scaled linear SVM (squared hinge)",
             "datasets": list(datasets),
             "n_train": len(texts),
@@ -268,7 +314,8 @@ def train(
         "dev_mean_spam_f1": round(f1, 4),
         "chinese_shift": round(slope * (thr - thr_zh), 4),  # added to the margin of mostly-Chinese messages at run time
     }
-    bias = slope * (b - thr)  # fold the tuned threshold into the bias: score >= 0.5 ⇔ margin >= thr
+    # fold the tuned threshold into the bias: score >= 0.5 ⇔ margin >= thr
+    bias = slope * (mix * b + (1 - mix) * b_wb - thr)
     if out_dir is None:
         return {**meta, "bias": bias, "weights": weights, "idf": idf}
     header = save(Path(out_dir), weights, bias, meta, idf)
