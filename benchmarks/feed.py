@@ -37,7 +37,17 @@ from urllib.parse import urlparse, urlunparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import HOST, Server, base_env, cpu_seconds, django_run, free_port, spawn, wait_listening  # noqa: E402
+from run import (  # noqa: E402
+    HOST,
+    Server,
+    base_env,
+    django_run,
+    free_port,
+    redis_ok,
+    spawn,
+    tree_cpu_seconds,
+    wait_listening,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -217,12 +227,12 @@ async def measure(name: str, port: int, paths: list[str], headers: dict[str, str
     warm = Result(name + " warm-up")
     await asyncio.gather(*(_client(port, paths, header_text, time.perf_counter() + 1.0, warm, random.Random(i))
                            for i in range(clients)))
-    started, cpu_before = time.perf_counter(), cpu_seconds(pid)
+    started, cpu_before = time.perf_counter(), tree_cpu_seconds(pid)
     deadline = started + seconds
     await asyncio.gather(*(_client(port, paths, header_text, deadline, result, random.Random(100 + i))
                            for i in range(clients)))
     result.seconds = time.perf_counter() - started
-    result.cpu = cpu_seconds(pid) - cpu_before
+    result.cpu = tree_cpu_seconds(pid) - cpu_before
     return result
 
 
@@ -241,6 +251,8 @@ def run_backend(label: str, env: dict, workdir: Path, args) -> list[tuple[str, R
     loop = "uvloop" if _has_uvloop() else "asyncio"
     argv = [PY, "-m", "uvicorn", "quanzi.asgi:application", "--host", HOST, "--port", str(port), "--loop", loop,
             "--log-level", "warning", "--no-access-log", "--lifespan", "off", "--backlog", "4096"]
+    if args.workers > 1:  # what `quanzi run --workers N` starts (it requires Redis for the events)
+        argv += ["--workers", str(args.workers)]
     server: Server = spawn(f"quanzi-{label}", argv, env, port, workdir)
     results: list[tuple[str, Result]] = []
     try:
@@ -284,7 +296,8 @@ def report(label: str, results: list[tuple[str, Result]]) -> bool:
     r = dict(results)
     hello = r["hello"].rate
     ok = True
-    print(f"\n### feed, {label} (one uvicorn process, {ARGS.clients} keep-alive clients, random deep cursors)\n")
+    server = "one uvicorn process" if ARGS.workers == 1 else f"{ARGS.workers} uvicorn processes (Redis)"
+    print(f"\n### feed, {label} ({server}, {ARGS.clients} keep-alive clients, random deep cursors)\n")
     print("| measurement | req/s | p50 ms | p99 ms | server CPU ms/req | errors |")
     print("|---|---|---|---|---|---|")
     for name, res in results:
@@ -351,18 +364,28 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (one per core; more than 1 uses Redis as `quanzi run --workers` does)")
     ARGS = args = parser.parse_args()
+    redis_url = os.environ.get("QUANZI_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    if args.workers > 1 and not redis_ok(redis_url):
+        print(f"--workers {args.workers} needs Redis at {redis_url} (as `quanzi run --workers` does)")
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="quanzi-bench-feed-"))
     ok = True
     try:
         env = base_env(workdir / "sqlite")
         env["QUANZI_BENCH"] = "1"
+        if args.workers > 1:
+            env.update(QUANZI_REDIS_URL=redis_url, QUANZI_REDIS_PREFIX="quanzi-feed-" + secrets.token_hex(4))
         tables = [("SQLite", run_backend("sqlite", env, workdir, args))]
         pg = postgres_url(args)
         if pg:
             try:
                 env_pg = base_env(workdir / "pg")
                 env_pg.update(QUANZI_BENCH="1", QUANZI_DATABASE_URL=pg, QUANZI_DB_CONN_MAX_AGE="60")
+                if args.workers > 1:
+                    env_pg.update(QUANZI_REDIS_URL=redis_url, QUANZI_REDIS_PREFIX=env["QUANZI_REDIS_PREFIX"])
                 tables.append(("PostgreSQL", run_backend("postgres", env_pg, workdir, args)))
             except Exception as exc:  # a PostgreSQL hiccup must not hide the SQLite table
                 print(f"PostgreSQL run failed: {type(exc).__name__}: {str(exc)[-300:]}")

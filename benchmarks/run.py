@@ -77,6 +77,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and its children (uvicorn's worker processes), from /proc."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_seconds(current)
+            with open(f"/proc/{current}/task/{current}/children") as f:
+                pending += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return total
+
+
+def redis_ok(url: str) -> bool:
+    """Whether Redis answers at ``url`` (benchmarks with several server processes need it)."""
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        return True
+    except Exception:  # noqa: BLE001 - unreachable for any reason
+        return False
+
+
 @dataclass
 class Server:
     name: str

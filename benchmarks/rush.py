@@ -37,6 +37,8 @@ from urllib.parse import urlparse, urlunparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from run import redis_ok, tree_cpu_seconds  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 HOST = "127.0.0.1"
@@ -240,28 +242,6 @@ def post(path: str, body: bytes, token: str, port: int) -> bytes:
 # --- servers -----------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU of a process and its children (uvicorn's worker processes), from /proc."""
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            total += cpu_seconds(current)
-            with open(f"/proc/{current}/task/{current}/children") as f:
-                pending += [int(c) for c in f.read().split()]
-        except OSError:
-            continue
-    return total
-
-
 async def measured(pid: int, port: int, requests: list[bytes]) -> Result:
     before = tree_cpu_seconds(pid)
     result = await drive(port, requests)
@@ -402,16 +382,6 @@ async def scenario(label: str, env: dict, workdir: Path, args, log, boards: bool
                  f"run(s) alternating with the baseline, medians shown; {server}; load average at the end "
                  f"{os.getloadavg()[0]:.1f} (other processes on the machine skew absolute figures, not ratios).")
     return rows, notes
-
-
-def redis_ok(url: str) -> bool:
-    try:
-        import redis
-
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-        return True
-    except Exception:  # noqa: BLE001 - unreachable for any reason: run one process
-        return False
 
 
 def postgres_admin(url: str):

@@ -39,7 +39,10 @@ from .models import ROLE_RANK, Membership, MembershipStatus, Role
 
 
 def rank(role: str) -> int:
-    return ROLE_RANK[Role(role)]
+    try:
+        return ROLE_RANK[role]  # Role is a str enum: a plain role string finds its member's entry
+    except KeyError:
+        return ROLE_RANK[Role(role)]  # ValueError for a role that doesn't exist, as before
 
 
 def is_active(membership: Membership | None) -> bool:

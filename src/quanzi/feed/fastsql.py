@@ -21,7 +21,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
 from quanzi.accounts.models import User
 from quanzi.chat.models import ModerationState
@@ -59,8 +58,8 @@ def _dt(value: Any) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    if settings.USE_TZ and timezone.is_naive(value):
-        return timezone.make_aware(value, connection.timezone)
+    if value.tzinfo is None and settings.USE_TZ:
+        return value.replace(tzinfo=connection.timezone)  # what timezone.make_aware does for zoneinfo zones
     return value
 
 
