@@ -273,9 +273,11 @@ def _finish(
     wset: set[str] = set()
     if words:
         wset = set(words)
-        bset = {a + " " + b for a, b in zip(["^", *words], [*words, "$"], strict=True)}
-        lset = {leet_variant(w) for w in wset if len(w) > 2 and _MIXED_RE.search(w)}
-        keys.extend(wset)
+        # Sorted: set order depends on the process's string-hash seed, and feature order must not (the float sums
+        # of the norms, hence the trained weights, would differ in the last bits from run to run).
+        bset = sorted({a + " " + b for a, b in zip(["^", *words], [*words, "$"], strict=True)})
+        lset = sorted({leet_variant(w) for w in wset if len(w) > 2 and _MIXED_RE.search(w)})
+        keys.extend(sorted(wset))
         kinds.extend([WORD] * len(wset))
         keys.extend(bset)
         kinds.extend([BIGRAM] * len(bset))
