@@ -3,9 +3,11 @@
 Builds a fresh database (SQLite by default; PostgreSQL too when reachable at
 ``QUANZI_BENCH_DATABASE_URL`` or postgres://postgres@127.0.0.1:5432/, in a database of its own that
 is created and dropped here) with two circles: "big" (100,000 posts) and "small" (1,000 posts), with
-tags, likes, comments, pinned and featured posts and attached files. Serves it the way ``quanzi run``
-does (uvicorn, one process, ``quanzi.asgi:application``, uvloop when installed, lifespan off) with
-``QUANZI_BENCH=1``, which routes the hidden ``/bench/hello/`` view (same middleware, no work).
+tags, likes, comments, pinned and featured posts and attached files. Serves it the way ``quanzi run
+--workers 2`` does on a 2-core server (uvicorn, two processes sharing Redis, ``quanzi.asgi:application``,
+uvloop when installed, lifespan off; ``--workers 1`` for the single embedded process) with
+``QUANZI_BENCH=1``, which routes the hidden ``/bench/hello/`` view (same middleware, no work). Server CPU
+is that of the whole process tree.
 
 Measured with concurrent keep-alive HTTP/1.1 clients (raw asyncio, in this process):
   - hello: ``GET /bench/hello/``
@@ -16,7 +18,8 @@ Measured with concurrent keep-alive HTTP/1.1 clients (raw asyncio, in this proce
 Targets (the feed issue): api pages/s >= 400, p99 <= 150 ms, pages/s >= 0.35 x hello req/s, and the
 100k circle's pages no slower than the 1k circle's (ratio of p50 within 1.5x, shown as ratio). Options:
 ``--posts N`` (default 100000), ``--seconds S`` per measurement (default 6), ``--clients C`` (default 16),
-``--no-postgres``, ``--keep``. Exit status 1 when a target fails.
+``--no-postgres``, ``--workers N`` (default 2; more than 1 needs Redis), ``--keep``. Exit status 1 when a
+target fails.
 """
 
 from __future__ import annotations
@@ -364,8 +367,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="server processes (one per core; more than 1 uses Redis as `quanzi run --workers` does)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="server processes (default: one per core of the 2-core target machine; more than 1 "
+                             "uses Redis, as `quanzi run --workers` does)")
     ARGS = args = parser.parse_args()
     redis_url = os.environ.get("QUANZI_REDIS_URL") or "redis://127.0.0.1:6379/0"
     if args.workers > 1 and not redis_ok(redis_url):
