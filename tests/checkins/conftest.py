@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
@@ -114,3 +114,16 @@ def _reset_thread_locale():
     yield
     translation.deactivate()
     timezone.deactivate()
+
+
+def future_monday(weeks_ahead: int = 3):
+    """A Monday a few weeks from today: challenges created by tests start in the future whatever today is."""
+    from django.utils import timezone
+
+    today = timezone.now().date()
+    return today + timedelta(days=7 * weeks_ahead - today.weekday())
+
+
+MON = future_monday()
+"""Start of the two-week (Monday to Sunday) challenges that API and form tests create."""
+SUN2 = MON + timedelta(days=13)

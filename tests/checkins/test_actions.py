@@ -338,6 +338,28 @@ def test_board_orders_first_and_lists_who_has_not(make_challenge, joined):
     assert selectors.board_day(challenge, BEFORE) == START
 
 
+def test_board_counts_and_lists_only_current_members(make_challenge, joined, circle, owner):
+    from quanzi.circles import actions as circle_actions
+
+    challenge = make_challenge()
+    amy, bob, cat, dan = (joined(challenge, n) for n in ("amy", "bob", "cat", "dan"))
+    actions.do_check_in(user=amy, challenge_id=challenge.id, now=at("UTC", 2026, 3, 2, 5, 1))
+    actions.do_check_in(user=bob, challenge_id=challenge.id, now=at("UTC", 2026, 3, 2, 5, 2))
+    circle_actions.do_kick_member(actor=owner, circle=circle, user_id=bob.id)  # checked in, then kicked
+    circle_actions.do_ban_member(actor=owner, circle=circle, user_id=cat.id)
+    board = selectors.board(challenge, date(2026, 3, 2))
+    assert [row.user.username for row in board.first] == ["amy", "bob"]  # what happened stays
+    assert [p.user.username for p in board.waiting] == ["dan"]
+    assert (board.participants, board.checked_in, board.not_yet) == (2, 1, 1)
+    circle_actions.do_leave_circle(user=dan, circle=circle)
+    board = selectors.board(challenge, date(2026, 3, 2))
+    assert (board.participants, board.checked_in, board.not_yet, board.waiting) == (1, 1, 0, [])
+    circle_actions.do_join_circle(user=dan, circle=circle)  # back in the circle: on the board again
+    board = selectors.board(challenge, date(2026, 3, 2))
+    assert [p.user.username for p in board.waiting] == ["dan"]
+    assert (board.participants, board.not_yet) == (2, 1)
+
+
 def test_board_pages(make_challenge, joined):
     challenge = make_challenge()
     users = [joined(challenge) for _ in range(5)]

@@ -13,7 +13,7 @@ from quanzi.checkins import actions
 from quanzi.checkins.models import CheckIn, Participant
 from quanzi.circles import actions as circle_actions
 
-from .conftest import BEFORE, END, START
+from .conftest import BEFORE, END, MON, START, SUN2
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def _join_before_start(challenge, user):
 
 def test_create_and_read_a_challenge(api_as, admin, member, circle):
     status, body = api_as(admin).call("POST", f"/api/circles/{circle.slug}/challenges", {
-        "title": "晨跑", "start_date": "2026-12-07", "end_date": "2026-12-20", "weekdays": [0, 2, 4],
+        "title": "晨跑", "start_date": MON.isoformat(), "end_date": SUN2.isoformat(), "weekdays": [0, 2, 4],
         "window_start": "05:00", "window_end": "08:00", "require_min_chars": 5, "makeups_allowed": 1,
     })
     assert status == 201, body
@@ -34,7 +34,7 @@ def test_create_and_read_a_challenge(api_as, admin, member, circle):
     status, listing = api_as(member).call("GET", f"/api/circles/{circle.slug}/challenges")
     assert status == 200 and listing["items"][0]["title"] == "晨跑"
     status, err = api_as(member).call("POST", f"/api/circles/{circle.slug}/challenges", {
-        "title": "x", "start_date": "2026-12-07", "end_date": "2026-12-20", "window_start": "05:00",
+        "title": "x", "start_date": MON.isoformat(), "end_date": SUN2.isoformat(), "window_start": "05:00",
         "window_end": "08:00"})
     assert (status, err["code"]) == (403, "insufficient_role")
 
@@ -42,14 +42,14 @@ def test_create_and_read_a_challenge(api_as, admin, member, circle):
 @pytest.mark.parametrize(
     ("patch", "code"),
     [
-        ({"end_date": "2026-12-01"}, "invalid_dates"),
+        ({"end_date": (MON - timedelta(days=6)).isoformat()}, "invalid_dates"),
         ({"weekdays": []}, "invalid_weekdays"),
         ({"organiser_fee_bps": 10001}, "invalid_organiser_fee_bps"),
         ({"window_end": "05:00"}, "invalid_window"),
     ],
 )
 def test_create_refuses_bad_input_with_clear_codes(api_as, admin, circle, patch, code):
-    body = {"title": "x", "start_date": "2026-12-07", "end_date": "2026-12-20", "window_start": "05:00",
+    body = {"title": "x", "start_date": MON.isoformat(), "end_date": SUN2.isoformat(), "window_start": "05:00",
             "window_end": "08:00", **patch}
     status, err = api_as(admin).call("POST", f"/api/circles/{circle.slug}/challenges", body)
     assert (status, err["code"]) == (400, code), err
@@ -57,7 +57,7 @@ def test_create_refuses_bad_input_with_clear_codes(api_as, admin, circle, patch,
 
 def test_negative_deposit_is_a_validation_error(api_as, admin, circle):
     status, err = api_as(admin).call("POST", f"/api/circles/{circle.slug}/challenges", {
-        "title": "x", "start_date": "2026-12-07", "end_date": "2026-12-20", "window_start": "05:00",
+        "title": "x", "start_date": MON.isoformat(), "end_date": SUN2.isoformat(), "window_start": "05:00",
         "window_end": "08:00", "deposit_amount": -5})
     assert status == 422
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
+import pytest
+
 from quanzi.checkins.schedule import Closed, Rules, live_streak, streaks, weekdays_to_mask, zone
 
 from .conftest import at
+
+pytestmark = pytest.mark.db_independent  # no database or Redis: make test runs it in the SQLite pass only
 
 MON_WED_FRI = weekdays_to_mask([0, 2, 4])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -10,6 +11,8 @@ from PIL import Image
 
 from quanzi.checkins import actions
 from quanzi.checkins.models import Challenge, CheckIn, CheckInComment, Participant
+
+from .conftest import MON, SUN2
 
 pytestmark = pytest.mark.django_db
 
@@ -35,10 +38,11 @@ def _png(name="photo.png"):
 def test_admin_creates_a_challenge_through_the_form(web_as, admin, circle):
     client = web_as(admin)
     assert client.get(reverse("checkins_create", args=[circle.slug])).status_code == 200
-    data = {"title": "Reading", "start_date": "2026-12-07", "end_date": "2026-12-20", "weekdays": ["0", "2", "4"],
+    data = {"title": "Reading", "start_date": MON.isoformat(), "end_date": SUN2.isoformat(),
+            "weekdays": ["0", "2", "4"],
             "window_start": "21:00", "window_end": "01:00", "require_min_chars": "10", "makeups_allowed": "2",
             "deposit": "0", "share_mode": "even", "organiser_fee_bps": "0",
-            "join_deadline": "2026-12-06T20:00"}
+            "join_deadline": f"{MON - timedelta(days=1)}T20:00"}
     response = client.post(reverse("checkins_create", args=[circle.slug]), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     challenge = Challenge.objects.get()
@@ -51,7 +55,8 @@ def test_admin_creates_a_challenge_through_the_form(web_as, admin, circle):
 
 def test_create_form_shows_errors_and_stores_nothing(web_as, admin, member, circle):
     client = web_as(admin)
-    data = {"title": "Bad", "start_date": "2026-12-07", "end_date": "2026-12-01", "weekdays": ["0"],
+    data = {"title": "Bad", "start_date": MON.isoformat(), "end_date": (MON - timedelta(days=6)).isoformat(),
+            "weekdays": ["0"],
             "window_start": "05:00", "window_end": "08:00", "require_min_chars": "0", "makeups_allowed": "0",
             "deposit": "-1", "share_mode": "even", "organiser_fee_bps": "0"}
     response = client.post(reverse("checkins_create", args=[circle.slug]), data)
@@ -86,8 +91,7 @@ def test_member_checks_in_with_an_image_and_sees_board_and_calendar(web_as, live
 
 
 def test_join_button_and_late_join(web_as, make_challenge, live_challenge, member, circle):
-    upcoming = make_challenge(start_date=__import__("datetime").date(2027, 1, 4),
-                              end_date=__import__("datetime").date(2027, 1, 10))
+    upcoming = make_challenge(start_date=MON, end_date=MON + timedelta(days=6))
     client = web_as(member)
     page = client.get(reverse("checkins_detail", args=[circle.slug, upcoming.id])).content.decode()
     assert 'id="join-challenge"' in page

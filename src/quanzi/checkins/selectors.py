@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from quanzi.circles.models import Circle
+from quanzi.circles.models import Circle, Membership, MembershipStatus
 
 from .models import Challenge, ChallengeStatus, CheckIn, CheckInComment, CheckInLike, Participant
 from .schedule import Rules, live_streak
@@ -86,11 +86,22 @@ class Board:
         return self.participants - self.checked_in
 
 
+def _still_member(challenge: Challenge) -> Exists:
+    """The row's user is an active member of the challenge's circle (one probe of the unique index)."""
+    return Exists(Membership.objects.filter(circle_id=challenge.circle_id, user_id=OuterRef("user_id"),
+                                            status=MembershipStatus.ACTIVE))
+
+
 def board(challenge: Challenge, day: date, *, offset: int = 0, limit: int = BOARD_PAGE,
           waiting_after: int = 0) -> Board:
-    """The day's board in four queries: two counts, one page of check-ins, one page of absentees."""
-    counts = Participant.objects.filter(challenge=challenge).aggregate(n=Count("id"))
-    checked = CheckIn.objects.filter(challenge=challenge, day=day).aggregate(n=Count("id"))
+    """The day's board in four queries: two counts, one page of check-ins, one page of absentees.
+
+    Participants who left, were kicked or banned are not counted and not listed as "not yet" (their
+    past check-ins stay in the list of who checked in); rejoining the circle brings them back.
+    """
+    still_member = _still_member(challenge)
+    counts = Participant.objects.filter(challenge=challenge).filter(still_member).aggregate(n=Count("id"))
+    checked = CheckIn.objects.filter(challenge=challenge, day=day).filter(still_member).aggregate(n=Count("id"))
     first = list(
         CheckIn.objects.filter(challenge=challenge, day=day)
         .select_related("user")
@@ -100,7 +111,7 @@ def board(challenge: Challenge, day: date, *, offset: int = 0, limit: int = BOAR
     done_today = CheckIn.objects.filter(participant=OuterRef("pk"), day=day)
     waiting = list(
         Participant.objects.filter(challenge=challenge, id__gt=waiting_after)
-        .filter(~Exists(done_today))
+        .filter(~Exists(done_today), still_member)
         .select_related("user")
         .order_by("id")[: limit + 1]
     )
