@@ -79,6 +79,13 @@ def test_round_trip(circle, owner, member, admin):
         assert open_blob(blob).read() == contents[blob.sha256]
     imported = User.objects.get(username="member")
     assert not imported.has_usable_password() and not imported.is_staff
+    # Search works on the imported circle at once (the import indexes it).
+    from quanzi.circles.models import Circle as ImportedCircle
+    from quanzi.search.selectors import search
+
+    assert sum(result.indexed.values()) > 0
+    hits = search(imported, ImportedCircle.objects.get(slug="runners"), "hello")
+    assert hits.hits, "the imported chat message is found"
 
 
 def test_import_refuses_conflicts_and_bad_zips(circle, owner, member, tmp_path):

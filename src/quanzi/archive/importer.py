@@ -45,6 +45,7 @@ class ImportResult:
     slug: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    indexed: dict[str, int] = field(default_factory=dict)  # search documents written, by kind
 
 
 def _rows(archive: zipfile.ZipFile, kind: str) -> Iterator[dict]:
@@ -368,7 +369,12 @@ def import_circle(path_or_file) -> ImportResult:
             raise
         if unknown:
             result.skipped.update({k: -1 for k in unknown})
-        return result
+    # Imported rows were written directly, without the content signals that index them: index the
+    # circle now (after the commit), so search works on the new instance at once.
+    from quanzi.search.actions import reindex
+
+    result.indexed = reindex(result.circle_id)
+    return result
 
 
 def _model_exists(label: str) -> bool:

@@ -28,4 +28,7 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.WARNING(f"  {kind}: not imported (this installation lacks the model)"))
             else:
                 self.stdout.write(self.style.WARNING(f"  {kind}: {count} row(s) skipped (a required link was missing)"))
+        if result.indexed:
+            indexed = ", ".join(f"{kind} {count}" for kind, count in sorted(result.indexed.items()))
+            self.stdout.write(f"  search index: {indexed}")
         self.stdout.write("People were imported without passwords: they set one with 'Forgot password'.")
