@@ -129,8 +129,8 @@ def _char_ngrams(text: str, max_n: int, seed: int) -> tuple[np.ndarray, np.ndarr
     metas = []
     for n in range(1, min(max_n, length) + 1):
         count = length - n + 1
-        h = np.full(count, np.uint64(0xCBF29CE484222325 ^ (seed * 131 + n)), dtype=np.uint64)
-        for k in range(n):
+        h = (codes[:count] ^ np.uint64(0xCBF29CE484222325 ^ (seed * 131 + n))) * _FNV
+        for k in range(1, n):
             h = (h ^ codes[k : k + count]) * _FNV
         hashes.append(h ^ (h >> _SHIFT))
         metas.append((n << _POS_BITS) + np.arange(count, dtype=np.int64))
@@ -174,8 +174,8 @@ def _char_ngrams_many(texts: list[str], max_n: int, seed: int) -> list[tuple[np.
         count = total - n + 1
         if count <= 0:
             break
-        h = np.full(count, np.uint64(0xCBF29CE484222325 ^ (seed * 131 + n)), dtype=np.uint64)
-        for k in range(n):
+        h = (codes[:count] ^ np.uint64(0xCBF29CE484222325 ^ (seed * 131 + n))) * _FNV
+        for k in range(1, n):
             h = (h ^ codes[k : k + count]) * _FNV
         h ^= h >> _SHIFT
         ok = remaining[:count] >= n
@@ -191,35 +191,64 @@ def _char_ngrams_many(texts: list[str], max_n: int, seed: int) -> list[tuple[np.
     return [(buckets[a:b], meta[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def _wb_ngrams_many(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(buckets + N_BUCKETS, 1 + log(count)) of the word-bounded character 1..WB_N-grams of each text, all texts
-    in one numpy pass (same FNV-1a hashing as `_char_ngrams_many`, seeded WB)."""
-    words = [t.split() for t in texts]
-    padded = [" " + w + " " for ws in words for w in ws]
-    if not padded:
-        return [(_EMPTY_I, _EMPTY_F)] * len(texts)
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), [len(ws) for ws in words])
-    lengths = np.fromiter((len(w) for w in padded), dtype=np.int64, count=len(padded))
-    codes = np.frombuffer("".join(padded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-    total = len(codes)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    word = np.repeat(np.arange(len(padded), dtype=np.int64), lengths)
-    remaining = lengths[word] - (np.arange(total, dtype=np.int64) - starts[word])
-    msg = owner[word]
+def _wb_text(text: str) -> str:
+    """The words of text, each padded with a space on both sides, concatenated (" w1  w2 "): an n-gram lies
+    inside one padded word exactly when it contains no two adjacent spaces."""
+    words = text.split()
+    return " " + "  ".join(words) + " " if words else ""
+
+
+def _wb_keys(codes: np.ndarray, msg: np.ndarray | None = None, remaining: np.ndarray | None = None) -> np.ndarray:
+    """Buckets of the word-bounded 1..WB_N-grams of the code points of `_wb_text` output, one per occurrence; with
+    `msg` (message of each position) and `remaining` (characters left in its message) several texts at once,
+    each key then being (message << BITS) | bucket."""
+    length = len(codes)
+    pair = (codes[:-1] == 32) & (codes[1:] == 32)
+    cum = np.concatenate(([0], np.cumsum(pair)))  # cum[i] = double spaces starting before position i
     keys = []
     for n in range(1, WB_N + 1):
-        count = total - n + 1
+        count = length - n + 1
         if count <= 0:
             break
-        h = np.full(count, np.uint64(0xCBF29CE484222325 ^ (WB * 131 + n)), dtype=np.uint64)
-        for k in range(n):
+        h = (codes[:count] ^ np.uint64(0xCBF29CE484222325 ^ (WB * 131 + n))) * _FNV
+        for k in range(1, n):
             h = (h ^ codes[k : k + count]) * _FNV
         h ^= h >> _SHIFT
-        ok = remaining[:count] >= n
-        keys.append((msg[:count][ok] << BITS) | (h[ok] & np.uint64(MASK)).astype(np.int64))
-    if not keys:
+        key = (h & np.uint64(MASK)).astype(np.int64)
+        if msg is not None:
+            key |= msg[:count] << BITS
+        if n > 1:
+            ok = cum[n - 1 : n - 1 + count] == cum[:count]  # no double space inside: within one padded word
+            if remaining is not None:
+                ok &= remaining[:count] >= n
+            key = key[ok]
+        keys.append(key)
+    return np.concatenate(keys)
+
+
+def _wb_ngrams(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(buckets + N_BUCKETS, 1 + log(count)) of the word-bounded character 1..WB_N-grams of one text (each
+    whitespace-separated word padded with a space, as scikit-learn's "char_wb" analyser), seeded WB."""
+    wb = _wb_text(text)
+    if not wb:
+        return _EMPTY_I, _EMPTY_F
+    codes = np.frombuffer(wb.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    uniq, counts = np.unique(_wb_keys(codes), return_counts=True)
+    return uniq + N_BUCKETS, (1.0 + np.log(counts)).astype(np.float32)
+
+
+def _wb_ngrams_many(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`_wb_ngrams` for many texts in one numpy pass (the same buckets and frequencies)."""
+    wbs = [_wb_text(t) for t in texts]
+    lengths = np.fromiter((len(t) for t in wbs), dtype=np.int64, count=len(wbs))
+    total = int(lengths.sum())
+    if not total:
         return [(_EMPTY_I, _EMPTY_F)] * len(texts)
-    uniq, counts = np.unique(np.concatenate(keys), return_counts=True)
+    codes = np.frombuffer("".join(wbs).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    msg = np.repeat(np.arange(len(wbs), dtype=np.int64), lengths)
+    remaining = lengths[msg] - (np.arange(total, dtype=np.int64) - starts[msg])
+    uniq, counts = np.unique(_wb_keys(codes, msg, remaining), return_counts=True)
     bounds = np.searchsorted(uniq >> BITS, np.arange(len(texts) + 1))
     buckets = (uniq & MASK) + N_BUCKETS
     tf = (1.0 + np.log(counts)).astype(np.float32)
@@ -243,7 +272,7 @@ def extract(text: str, *, normalised: str | None = None) -> Features:
     """All features of one message. `normalised` may be passed when the caller already has it."""
     prep = _prepare(text, normalised)
     feats = _finish(prep, _char_ngrams(prep[3], CHAR_N, CHAR), _char_ngrams(prep[4], RAW_N, RAW))
-    feats.wb_idx, feats.wb_tf = _wb_ngrams_many([prep[2]])[0]
+    feats.wb_idx, feats.wb_tf = _wb_ngrams(prep[2])
     return feats
 
 
