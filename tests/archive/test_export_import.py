@@ -155,3 +155,38 @@ def test_outsider_cannot_export(circle, outsider):
     with pytest.raises(NotFound):
         actions.do_request_export(actor=outsider, circle=circle)
     assert Membership.objects.filter(user=outsider).count() == 0
+
+
+def test_export_over_the_api(circle, owner, admin, member, django_capture_on_commit_callbacks):
+    """The owner starts an export, polls it and downloads the zip; nobody else can; one at a time."""
+    from api.helpers import ApiClient
+
+    _build(circle, owner, member)
+    api = ApiClient(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = api.post(f"/api/circles/{circle.slug}/exports")
+    assert started.status_code == 201, started.data
+    export_id = started.data["id"]
+    status = api.get(f"/api/circles/{circle.slug}/exports/{export_id}")
+    assert status.status_code == 200
+    assert (status.data["status"], status.data["progress"]) == ("done", 100) and status.data["size"] > 0
+    assert status.data["download_url"] == f"/api/circles/{circle.slug}/exports/{export_id}/download"
+    listing = api.get(f"/api/circles/{circle.slug}/exports")
+    assert [e["id"] for e in listing.data["items"]] == [export_id]
+    zipped = api.get(status.data["download_url"])
+    assert zipped.status_code == 200 and zipped["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(b"".join(zipped.streaming_content))) as z:
+        assert json.loads(z.read("manifest.json"))["counts"]["messages"] >= 2
+    # Others: the admin is refused, a stranger can't tell the circle exists, bad ids are a clear 404.
+    assert ApiClient(admin).get(status.data["download_url"]).data["code"] == "owner_only"
+    assert ApiClient(admin).post(f"/api/circles/{circle.slug}/exports").data["code"] == "owner_only"
+    assert api.get(f"/api/circles/{circle.slug}/exports/nope").data["code"] == "export_not_found"
+    assert api.get(f"/api/circles/{circle.slug}/exports/{'x' * 200}").data["code"] == "export_not_found"
+    # One export at a time: a second request while one runs is a 409 and stores nothing.
+    CircleExport.objects.create(circle=circle, requested_by=owner, status="running", progress=10)
+    again = api.post(f"/api/circles/{circle.slug}/exports")
+    assert (again.status_code, again.data["code"]) == (409, "export_running")
+    assert CircleExport.objects.filter(circle=circle).count() == 2
+    running = CircleExport.objects.filter(status="running").get()
+    not_ready = api.get(f"/api/circles/{circle.slug}/exports/{running.public_id}/download")
+    assert (not_ready.status_code, not_ready.data["code"]) == (404, "export_not_found")

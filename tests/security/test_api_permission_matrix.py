@@ -503,6 +503,35 @@ ROWS += [
         lambda w, a: {"public_id": _cfile(w)}),
 ]
 
+
+def _circle_export(w: World, *, done: bool = True) -> dict:
+    """An export of the circle (made inside the actor's savepoint): a finished zip in storage, or one still running."""
+    from django.core.files.base import ContentFile
+
+    from quanzi.archive.models import CircleExport
+    from quanzi.archive.storage import archive_storage
+
+    key = archive_storage().save("exports/matrix.zip", ContentFile(b"PK\x05\x06" + b"\0" * 18)) if done else ""
+    export = CircleExport.objects.create(circle=w.circle, status="done" if done else "running",
+                                         progress=100 if done else 40, storage_key=key, size=22 if done else 0)
+    return {"slug": w.circle.slug, "export_id": export.public_id}
+
+
+OWNER = "403 owner_only"
+E404 = "404 export_not_found"
+ROWS += [
+    #                                 anon  outs  other banned kicked member muted  mod   admin owner
+    Row("POST", "/circles/{slug}/exports", "", (U401, C404, C404, C404, C404, OWNER, OWNER, OWNER, OWNER, NEW), slug),
+    Row("GET", "/circles/{slug}/exports", "", (U401, C404, C404, C404, C404, OWNER, OWNER, OWNER, OWNER, OK), slug),
+    Row("GET", "/circles/{slug}/exports/{export_id}", "",
+        (U401, C404, C404, C404, C404, OWNER, OWNER, OWNER, OWNER, OK), lambda w, a: _circle_export(w)),
+    Row("GET", "/circles/{slug}/exports/{export_id}/download", "done",
+        (U401, C404, C404, C404, C404, OWNER, OWNER, OWNER, OWNER, OK), lambda w, a: _circle_export(w)),
+    Row("GET", "/circles/{slug}/exports/{export_id}/download", "still running",
+        (U401, C404, C404, C404, C404, OWNER, OWNER, OWNER, OWNER, E404),
+        lambda w, a: _circle_export(w, done=False)),
+]
+
 # --- search (rows owned by the search work) ---
 ROWS += [
     #                                 anon  outs  other banned kicked member muted  mod   admin owner

@@ -1,4 +1,4 @@
-"""REST operations of the archive app: circle files (upload, list, metadata, download, delete).
+"""REST operations of the archive app: circle files (upload, list, metadata, download, delete) and exports.
 
 Downloads check the caller's access on every request, like the web view (same module), and
 answer 404 for missing, deleted, other people's circles and attachments the caller can't see.
@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
+from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
 from quanzi.archive import actions, selectors
+from quanzi.archive import rules as archive_rules
 from quanzi.archive.access import access_file
 from quanzi.archive.files_serving import serve_blob
-from quanzi.archive.models import CircleFile
+from quanzi.archive.models import CircleExport, CircleFile, ExportStatus
+from quanzi.archive.storage import archive_storage
 from quanzi.circles.access import access_circle
 from quanzi.core.errors import NotFound
 
@@ -129,3 +132,95 @@ def delete_file(request: HttpRequest, public_id: str):
     access_file(public_id, user)
     actions.do_delete_file(actor=user, circle_file=public_id)
     return {"ok": True}
+
+
+# --- exports (own your data) ----------------------------------------------------------------
+
+
+class ExportOut(Schema):
+    id: str = Field(description="the export's public id (unguessable)")
+    status: Literal["queued", "running", "done", "failed"]
+    progress: int = Field(description="percent done")
+    step: str = Field(description="what the worker is doing now")
+    size: int = Field(description="bytes of the finished zip (0 until done)")
+    error: str = ""
+    created_at: str
+    finished_at: str | None = None
+    download_url: str | None = Field(None, description="set when the export is done")
+
+
+class ExportList(Schema):
+    items: list[ExportOut]
+
+
+def export_out(export: CircleExport, slug: str) -> dict:
+    done = export.status == ExportStatus.DONE and bool(export.storage_key)
+    return {
+        "id": export.public_id,
+        "status": export.status,
+        "progress": export.progress,
+        "step": export.step,
+        "size": export.size,
+        "error": export.error,
+        "created_at": export.created_at.isoformat(),
+        "finished_at": export.finished_at.isoformat() if export.finished_at else None,
+        "download_url": f"/api/circles/{slug}/exports/{export.public_id}/download" if done else None,
+    }
+
+
+def _owner_circle(request: HttpRequest, slug: str):
+    """The circle, for its owner: others who are members get 403 ``owner_only``; non-members the usual 404."""
+    circle, membership = access_circle(slug, current_user(request), require_member=True)
+    archive_rules.check_export(membership)
+    return circle
+
+
+def _export(circle, export_id: str) -> CircleExport:
+    export = CircleExport.objects.filter(circle=circle, public_id=export_id).first() if len(export_id) <= 32 else None
+    if export is None:
+        raise NotFound(_("No such export."), code="export_not_found")
+    return export
+
+
+@router.post("/circles/{slug}/exports", response=errors_for({201: ExportOut}))
+def start_export(request: HttpRequest, slug: str):
+    """Start exporting the whole circle as a zip of JSON plus files (the owner only; a background task).
+    Poll the export for `progress`; when `status` is `done`, fetch `download_url`. Errors: `owner_only` (403),
+    `export_running` (409: one export at a time)."""
+    circle = _owner_circle(request, slug)
+    export = actions.do_request_export(actor=current_user(request), circle=circle)
+    export.refresh_from_db()  # a test or embedded worker may have run it already
+    return Status(201, export_out(export, circle.slug))
+
+
+@router.get("/circles/{slug}/exports", response=errors_for({200: ExportList}))
+def list_exports(request: HttpRequest, slug: str):
+    """The circle's ten most recent exports, newest first (the owner only)."""
+    circle = _owner_circle(request, slug)
+    return {"items": [export_out(e, circle.slug) for e in selectors.recent_exports(circle)]}
+
+
+@router.get("/circles/{slug}/exports/{export_id}", response=errors_for({200: ExportOut}))
+def get_export(request: HttpRequest, slug: str, export_id: str):
+    """One export's status and progress (the owner only)."""
+    circle = _owner_circle(request, slug)
+    return export_out(_export(circle, export_id), circle.slug)
+
+
+@router.get("/circles/{slug}/exports/{export_id}/download", response=errors_for({200: None}),
+            openapi_extra={"responses": {"200": {"description": "the export zip"}}})
+def download_export(request: HttpRequest, slug: str, export_id: str):
+    """The finished zip (the owner only); 404 `export_not_found` until it is done."""
+    circle = _owner_circle(request, slug)
+    export = _export(circle, export_id)
+    if export.status != ExportStatus.DONE or not export.storage_key:
+        raise NotFound(_("This export is not ready yet."), code="export_not_found")
+    try:
+        handle = archive_storage().open(export.storage_key, "rb")
+    except OSError:
+        raise NotFound(_("This export's file is gone."), code="export_not_found")
+    name = f"{circle.slug}-export-{export.created_at:%Y%m%d-%H%M}.zip"
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
