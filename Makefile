@@ -7,6 +7,10 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/quanzi
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# pytest-xdist workers per pass (auto = one per CPU, 2 on the CI machine; 0 = no workers, in-process).
+# Whole files go to one worker, so module-scoped worlds are built once.
+TEST_WORKERS ?= auto
+XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-sqlite test-postgres test-e2e lint bench venv clean
 
@@ -41,13 +45,13 @@ test: $(VENV)/.installed-test
 
 test-sqlite: $(VENV)/.installed-test
 	@echo "== pytest on SQLite, in-process real-time delivery =="
-	env -u QUANZI_DATABASE_URL -u QUANZI_REDIS_URL QUANZI_DATA_DIR=$$(mktemp -d) $(VENV)/bin/pytest -q
+	env -u QUANZI_DATABASE_URL -u QUANZI_REDIS_URL QUANZI_DATA_DIR=$$(mktemp -d) $(VENV)/bin/pytest -q $(XDIST)
 
 test-postgres: $(VENV)/.installed-test
 	@if $(PY) scripts/services_up.py "$(PG_URL)" "$(REDIS_URL)"; then \
-	  echo "== pytest on PostgreSQL + Redis (channels-redis layer, Redis pub/sub fan-out) =="; \
+	  echo "== pytest on PostgreSQL + Redis (channels-redis layer, Redis pub/sub fan-out; db_independent tests ran on SQLite) =="; \
 	  QUANZI_DATABASE_URL="$(PG_URL)" QUANZI_REDIS_URL="$(REDIS_URL)" QUANZI_REDIS_PREFIX=quanzi-test \
-	    QUANZI_DATA_DIR=$$(mktemp -d) $(VENV)/bin/pytest -q; \
+	    QUANZI_DATA_DIR=$$(mktemp -d) $(VENV)/bin/pytest -q $(XDIST) -m "not db_independent"; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "CI=true: PostgreSQL and Redis are required for the second test pass" >&2; exit 1; \
 	else \

@@ -23,6 +23,7 @@ from quanzi.circles.models import Circle
 from quanzi.core.models import DomainEvent
 
 # --- markdown: the plain-text shortcut against the full renderer --------------------------
+# (pure functions: these run in make test's SQLite pass only)
 
 # Mostly ordinary chat text, with everything that could trip the shortcut mixed in:
 # markdown punctuation, block markers, HTML-special characters, line breaks, odd spaces.
@@ -38,6 +39,7 @@ chat_text = st.lists(
 ).map("".join)
 
 
+@pytest.mark.db_independent
 @settings(max_examples=1500, deadline=None)
 @given(chat_text)
 @example("hello world")
@@ -51,6 +53,7 @@ def test_plain_shortcut_renders_exactly_like_markdown(text):
     assert markdown.render(text) == markdown.render_markdown(text)
 
 
+@pytest.mark.db_independent
 @settings(max_examples=500, deadline=None)
 @given(chat_text, st.dictionaries(st.sampled_from(["bob", "amy", "所有人"]), st.integers(1, 9)), st.booleans())
 def test_render_with_mentions_matches_the_full_renderer(text, mentions, mention_all):
@@ -59,6 +62,7 @@ def test_render_with_mentions_matches_the_full_renderer(text, mentions, mention_
     )
 
 
+@pytest.mark.db_independent
 @settings(max_examples=500, deadline=None)
 @given(chat_text)
 def test_text_without_at_sign_mentions_nobody(text):
@@ -69,6 +73,7 @@ def test_text_without_at_sign_mentions_nobody(text):
     assert mention_all == bool(full & markdown.ALL_MENTIONS)
 
 
+@pytest.mark.db_independent
 @pytest.mark.parametrize(
     "text",
     ["hello", "你好，世界 😀", "a & b <3 -> \"q\"", "it's 2pm", "x\xa0y", "#hashtag", "mail me: a@b.c"],
@@ -77,6 +82,7 @@ def test_shortcut_is_taken_for_ordinary_chat(text):
     assert markdown.render_plain(text) == markdown.render_markdown(text)
 
 
+@pytest.mark.db_independent
 @pytest.mark.parametrize(
     "text",
     ["*hi*", "a_b_", "`x`", "[a](b)", "> quote", "- item", "1. item", "3) item", "a\nb", "    code",
@@ -86,6 +92,7 @@ def test_markdown_or_odd_text_takes_the_full_path(text):
     assert markdown.render_plain(text) is None
 
 
+@pytest.mark.db_independent
 def test_lone_surrogate_still_fails_as_before():
     with pytest.raises(UnicodeEncodeError):
         markdown.render("bad \ud800 text")

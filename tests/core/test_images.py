@@ -13,6 +13,8 @@ from quanzi.core import images
 from quanzi.core.errors import InvalidInput
 from quanzi.core.images import reencode_image
 
+pytestmark = pytest.mark.db_independent  # no database or Redis: make test runs it in the SQLite pass only
+
 EXIF_MAKE, EXIF_ORIENTATION, EXIF_GPS = 0x010F, 0x0112, 0x8825
 
 

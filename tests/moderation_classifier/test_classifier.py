@@ -21,6 +21,8 @@ from quanzi.moderation.classifier import (
 )
 from quanzi.moderation.classifier.model import MODEL_DIR
 
+pytestmark = pytest.mark.db_independent  # no database or Redis: make test runs it in the SQLite pass only
+
 ADS = [
     "兼职刷单，日结300，加V：sx111505",
     "加 薇 信 看 福 利 ：mm5201314",

@@ -6,6 +6,10 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.db_independent  # no database or Redis: make test runs it in the SQLite pass only
+
 LINE = re.compile(r"^(spam|ham)\t(0(\.\d+)?|1(\.0+)?)$")
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from quanzi.moderation.classifier import normalise
 
+pytestmark = pytest.mark.db_independent  # no database or Redis: make test runs it in the SQLite pass only
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),

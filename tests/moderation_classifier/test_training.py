@@ -11,6 +11,8 @@ pytest.importorskip("sklearn")
 from quanzi.moderation.classifier import load  # noqa: E402
 from quanzi.moderation.classifier.train import DATA_DIR, DATASETS, load_split, read_tsv, train  # noqa: E402
 
+pytestmark = pytest.mark.db_independent  # no database or Redis: make test runs it in the SQLite pass only
+
 
 def _digest(model_dir):
     return hashlib.sha256((model_dir / "classifier.npz").read_bytes()).hexdigest()

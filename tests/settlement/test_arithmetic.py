@@ -21,6 +21,8 @@ from quanzi.checkins.settlement import (
 )
 from quanzi.core.errors import InvalidInput
 
+pytestmark = pytest.mark.db_independent  # no database or Redis: make test runs it in the SQLite pass only
+
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 

@@ -17,6 +17,8 @@ from quanzi.archive.fetcher import FetchError, FetchRefused, fetch, forbidden_ad
 
 from .conftest import LOOPBACK, Route, Server, gzip_bytes, png_bytes, trickle
 
+pytestmark = pytest.mark.db_independent  # no database or Redis: make test runs it in the SQLite pass only
+
 FORBIDDEN = [
     "127.0.0.1", "127.1.2.3", "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.254", "192.168.1.1",
     "169.254.169.254", "169.254.0.1", "100.64.0.1", "100.127.255.254", "0.0.0.0", "0.1.2.3", "224.0.0.1",

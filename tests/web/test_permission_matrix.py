@@ -397,11 +397,31 @@ class World:
     pass
 
 
-@pytest.fixture
-def world(circle, owner, admin, moderator, member, outsider, make_user, onboarded):
+def _build_world() -> World:
+    """The circle of ``tests/conftest.py`` (owner, admin, moderator, member, outsider), made private with
+    approval, plus a muted-able victim, a pending join request, an invite, a token, a plan and an order."""
+    from quanzi.accounts.models import User
     from quanzi.chat import actions as chat_actions
+    from quanzi.circles.models import Role
+    from quanzi.payments import actions as payment_actions
 
-    onboarded(admin, moderator, member)
+    def make_user(username):
+        return User.objects.create_user(username=username, email=f"{username}@example.com",
+                                        password="correct-horse-battery-9")
+
+    owner = make_user("owner")
+    circle = circle_actions.do_create_circle(
+        owner=owner, name="Morning Runners", slug="runners", rules_text="Be kind.", with_channel=True
+    )
+    users = {"anon": None, "owner": owner}
+    for key, role in (("admin", Role.ADMIN), ("moderator", Role.MODERATOR), ("member", Role.MEMBER)):
+        users[key] = make_user(key)
+        circle_actions.do_join_circle(user=users[key], circle=circle)
+        if role != Role.MEMBER:
+            circle_actions.do_set_role(actor=owner, circle=circle, user_id=users[key].id, role=role)
+    users["outsider"] = make_user("outsider")
+    for key in ("admin", "moderator", "member"):
+        circle_actions.do_finish_onboarding(user=users[key], circle=circle)
     victim = make_user("victim")
     circle_actions.do_join_circle(user=victim, circle=circle)
     circle_actions.do_update_circle(actor=owner, circle=circle, visibility="private", join_mode="approval")
@@ -409,8 +429,6 @@ def world(circle, owner, admin, moderator, member, outsider, make_user, onboarde
     request = circle_actions.do_join_circle(user=applicant, circle=circle).join_request
     invite = circle_actions.do_create_invite(actor=owner, circle=circle)
     token, _raw = account_actions.do_create_token(user=owner, name="t")
-    from quanzi.payments import actions as payment_actions
-
     plan = payment_actions.do_create_plan(actor=owner, circle=circle, name="Yearly", kind="yearly", amount=9900)
     order = payment_actions.do_create_order(user=applicant, circle=circle, plan_id=plan.id, provider="manual",
                                             idempotency_key="matrix").order
@@ -420,8 +438,37 @@ def world(circle, owner, admin, moderator, member, outsider, make_user, onboarde
     w.victim, w.request_id = victim.id, request.id
     w.invite_id, w.invite_code, w.token_id = invite.id, invite.code, token.id
     w.plan_id, w.order_id = plan.id, order.public_id
-    w.users = {"anon": None, "outsider": outsider, "member": member, "moderator": moderator, "admin": admin,
-               "owner": owner}
+    w.users = users
+    return w
+
+
+@pytest.fixture(scope="module")
+def _module_world(django_db_setup, django_db_blocker):
+    """The world, built once for the module inside a transaction rolled back at the end (as in
+    ``tests/security``). Each test's own transaction is a savepoint inside it, so every cell still
+    starts from exactly this state; building it once per test cost ~70 % of this module's time."""
+    from django.core.cache import cache
+    from django.db import transaction
+    from django.test import override_settings
+
+    private_cache = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                 "LOCATION": "web-permission-matrix-world"}}
+    with django_db_blocker.unblock(), override_settings(CACHES=private_cache), transaction.atomic():
+        cache.clear()
+        yield _build_world()
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def world(db, _module_world):
+    """A per-test copy: rows the matrix's args create (and remember on the world) go with the test's
+    savepoint, and the users are fresh instances read from the database."""
+    from quanzi.accounts.models import User
+
+    w = World()
+    w.__dict__.update(_module_world.__dict__)
+    fresh = User.objects.in_bulk([u.id for u in _module_world.users.values() if u is not None])
+    w.users = {key: (fresh[u.id] if u is not None else None) for key, u in _module_world.users.items()}
     return w
 
 
