@@ -20,7 +20,7 @@ from .signals import fired, obfuscation_count, url_count
 
 # Only the head of the normalised text feeds n-grams, so latency is bounded for any input.
 MAX_FEATURE_CHARS = 500
-FEATURE_VERSION = 5  # 4: NB-scaled weights and a per-script threshold; 5: @handles of 1-2 characters, SVM (retrain)
+FEATURE_VERSION = 6  # 4: NB weights, script thresholds; 5: short @handles, SVM, 2nd view; 6: lone-v rule (retrain)
 
 # Kinds of feature; the kind is the CRC-32 start value, so equal strings of different kinds hash apart.
 CHAR, WORD, BIGRAM, LEET, SIGNAL, RAW, WB = 1, 2, 3, 4, 5, 6, 7

@@ -86,7 +86,9 @@ _WECHAT_RE = re.compile(
     r"(?:微|威|薇|徽|溦|维|唯|葳|嶶|喂|位|卫|伟|v|w)\s*[信芯心❤♥♡星性言]"
     r"|weixin|wechat|we\s*chat|vx|wx|v\s*x|w\s*x|vchat|v\s*信"
     r"|(?:加|\+|＋|家|佳|嘉|迦|夹)\s*(?:微|威|薇|徽|溦|喂|v|w|维|卫)(?![a-z])"
-    r"|(?<![a-z])v(?=\s*[:：]?\s*[a-z0-9_\-]{5,})"
+    # a lone "v" before an id: "v：hy2024", "v sx111505" (a colon, or a space and a digit in the id; never a word
+    # that merely starts with v, like "visible" or "version")
+    r"|(?<![a-z])v(?=\s*[:：]\s*[a-z0-9_\-]{5,}|\s+(?=[a-z_\-]*\d)[a-z0-9_\-]{5,})"
 )
 _QQ_RE = re.compile(
     r"扣扣|抠抠|寇寇|蔻蔻|口口|企鹅|企\s*-?\s*鹅|巧鹅|qq|q\s*q|(?:加|\+)\s*(?:扣|口|q)(?![a-z])|q群|扣群"
