@@ -144,6 +144,19 @@ def _post(circle, viewer: Viewer, post_id: int) -> dict:
 # --- posts --------------------------------------------------------------------------------
 
 
+_ENCODER = DjangoJSONEncoder()
+
+
+def _json_datetime(value: datetime | None) -> str | None:
+    """``DjangoJSONEncoder``'s text for a datetime (milliseconds, ``Z`` for UTC); a test compares the two."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    if value.microsecond:
+        text = text[:23] + text[26:]
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 @router.get("/circles/{slug}/posts", response=errors_for({200: PostPage}))
 def list_posts(request: HttpRequest, slug: str, cursor: str | None = None,
                limit: int = Query(selectors.DEFAULT_PAGE, ge=1, le=selectors.MAX_PAGE),
@@ -159,8 +172,12 @@ def list_posts(request: HttpRequest, slug: str, cursor: str | None = None,
         circle, membership = member_circle(request, slug)
     page = selectors.feed_page(circle, Viewer(membership), cursor=cursor, limit=limit, featured=featured, tag=tag)
     # Rows are built by the selector in the documented shape (PostPage); skipping the schema round trip
-    # halves the page's cost. DjangoJSONEncoder is what ninja renders with, so the JSON is the same.
-    body = json.dumps({"items": page.items, "next_cursor": page.next_cursor}, cls=DjangoJSONEncoder,
+    # halves the page's cost. Datetimes are written as DjangoJSONEncoder (what ninja renders with) writes
+    # them, up front, so the C encoder never calls back into Python for the 40 timestamps of a page.
+    for item in page.items:
+        item["created_at"] = _json_datetime(item["created_at"])
+        item["edited_at"] = _json_datetime(item["edited_at"])
+    body = json.dumps({"items": page.items, "next_cursor": page.next_cursor}, default=_ENCODER.default,
                       ensure_ascii=False)
     return HttpResponse(body, content_type="application/json; charset=utf-8")
 

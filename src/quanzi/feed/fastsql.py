@@ -67,7 +67,7 @@ def _tags(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):  # SQLite keeps JSON as text
-        return json.loads(value)
+        return [] if value == "[]" else json.loads(value)
     return list(value)
 
 
