@@ -36,6 +36,7 @@ def stream(request):
     def chunks():
         try:
             for i in range(int(request.GET.get("n", "3"))):
+                SEEN["parts"] = i + 1
                 yield f"part{i};".encode()
         finally:
             SEEN["stream_closed"] = True
@@ -64,21 +65,31 @@ def scope(path_: str, method: str = "GET", query: bytes = b"", headers: list | N
     }
 
 
-async def call(handler, scope_: dict, body: bytes = b"", chunk: int = 0, fail_send_after: int | None = None):
-    """Run one request; the body arrives in pieces of ``chunk`` bytes; returns (status, headers, body)."""
+async def call(handler, scope_: dict, body: bytes = b"", chunk: int = 0, fail_send_after: int | None = None,
+               disconnect_after: int | None = None):
+    """Run one request; the body arrives in pieces of ``chunk`` bytes; returns (status, headers, body, sent).
+
+    ``fail_send_after``: the server's send raises after that many messages (a closed connection);
+    ``disconnect_after``: the client disconnects once that many messages were sent (http.disconnect).
+    """
     pieces = [body[i:i + chunk] for i in range(0, len(body), chunk)] if chunk and body else [body]
     incoming = [{"type": "http.request", "body": p, "more_body": i < len(pieces) - 1} for i, p in enumerate(pieces)]
     sent: list[dict] = []
+    gone = asyncio.Event()
 
     async def receive():
         if incoming:
             return incoming.pop(0)
-        await asyncio.Event().wait()  # no disconnect: the client waits for the answer
+        await gone.wait()  # until then the client waits for the answer
+        return {"type": "http.disconnect"}
 
     async def send(message):
         if fail_send_after is not None and len(sent) >= fail_send_after:
             raise OSError("client went away")
         sent.append(message)
+        if disconnect_after is not None and len(sent) >= disconnect_after:
+            gone.set()
+            await asyncio.sleep(0)  # the disconnect is noticed before the next chunk
 
     await handler(scope_, receive, send)
     if not sent:
@@ -121,8 +132,8 @@ async def test_streaming_response_is_sent_in_order_and_closed(handler):
 
 
 async def test_client_gone_during_streaming_stops_the_iterator(handler):
-    # The client is gone before the start, then after the first chunk: the handler stops reading the
-    # iterator (no thousand chunks into the void) and closes the response.
+    # The connection fails at the start, then the client disconnects after the first chunk: the handler
+    # stops reading the iterator (no thousand chunks into the void) and closes it.
     finished = []
 
     def on_finished(**kwargs):
@@ -131,13 +142,46 @@ async def test_client_gone_during_streaming_stops_the_iterator(handler):
     signals.request_finished.connect(on_finished)
     try:
         status, _headers, _body, sent = await call(handler, scope("/stream/", query=b"n=1000"), fail_send_after=0)
+        assert status is None and sent == []
+        assert finished == [True]  # request_finished once, from the request's own thread
+        SEEN.clear()
+        status, _headers, body, sent = await call(handler, scope("/stream/", query=b"n=1000"), disconnect_after=2)
+        assert status == 200 and body == b"part0;" and len(sent) == 2
+        assert SEEN["stream_closed"] is True and SEEN["parts"] <= 3
+        assert finished == [True, True]
     finally:
         signals.request_finished.disconnect(on_finished)
-    assert status is None and sent == []
-    assert finished == [True]  # response.close() ran (the generator itself never started)
-    status, _headers, body, _sent = await call(handler, scope("/stream/", query=b"n=1000"), fail_send_after=2)
-    assert status == 200 and body == b"part0;"
-    assert SEEN["stream_closed"] is True
+
+
+async def test_slow_downloads_hold_no_pool_thread(handler):
+    """Streams are sent by the event loop: with both pool threads' worth of clients stalled mid-download,
+    another request is still served."""
+    release = asyncio.Event()
+
+    async def stalled_download():
+        sent = []
+        incoming = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive():
+            if incoming:
+                return incoming.pop(0)
+            await asyncio.Event().wait()
+
+        async def send(message):
+            sent.append(message)
+            if message["type"] == "http.response.body" and message["body"]:
+                await release.wait()  # a client that doesn't read: the socket buffer is full
+
+        await handler(scope("/stream/", query=b"n=50"), receive, send)
+        return sent
+
+    downloads = [asyncio.ensure_future(stalled_download()) for _ in range(4)]
+    await asyncio.sleep(0.2)
+    status, _headers, body, _ = await asyncio.wait_for(call(handler, scope("/hello/")), timeout=5)
+    assert status == 200 and body == "hello 你好".encode()
+    release.set()
+    for done in await asyncio.gather(*downloads):
+        assert b"".join(m.get("body", b"") for m in done[1:]).count(b"part") == 50
 
 
 async def test_view_errors_become_500_responses(handler, settings):

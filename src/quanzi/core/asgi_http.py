@@ -15,9 +15,10 @@ server does, while WebSockets stay on the event loop (``quanzi.asgi``):
   view, and request_finished (``response.close()``) — the thread that used a database connection is
   the one that closes or keeps it, exactly as under WSGI, so ``CONN_MAX_AGE`` keeps one connection
   per pool thread;
-- a buffered response is sent from the loop; a streaming one (file downloads) is iterated in the pool
-  thread and each chunk is handed to the loop, waiting for it to be written (back-pressure), so a
-  slow client holds one pool thread, not memory.
+- a buffered response is sent from the loop; a streaming one (file downloads, exports) finishes its
+  database work in the pool thread (request_finished), then the loop sends it, reading each chunk in
+  the default executor and waiting for the socket to take it (back-pressure), and stops when the
+  client disconnects: a slow download holds neither a pool thread nor memory.
 
 The pool size is ``QUANZI_HTTP_THREADS`` (default 8). Events emitted by views reach the sockets of
 this process through ``realtime.hub.deliver_threadsafe``, as they did from Django's threads.
@@ -26,7 +27,6 @@ this process through ``realtime.hub.deliver_threadsafe``, as they did from Djang
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -39,11 +39,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponse
 from django.urls import set_script_prefix
 
-logger = logging.getLogger(__name__)
-
 DEFAULT_THREADS = 8
-# A streamed chunk that the client doesn't take within this time ends the response.
-SEND_TIMEOUT_SECONDS = 300.0
 
 
 def http_threads() -> int:
@@ -52,10 +48,6 @@ def http_threads() -> int:
         return max(1, int(os.environ.get("QUANZI_HTTP_THREADS", DEFAULT_THREADS)))
     except ValueError:
         return DEFAULT_THREADS
-
-
-class _ClientGone(Exception):
-    """The client disconnected while a streaming response was being sent."""
 
 
 class PooledASGIHandler(ASGIHandler):
@@ -86,16 +78,16 @@ class PooledASGIHandler(ASGIHandler):
             return
         loop = asyncio.get_running_loop()
         try:
-            response = await loop.run_in_executor(self.pool, self._respond, scope, body_file, send, loop)
+            response = await loop.run_in_executor(self.pool, self._respond, scope, body_file)
         finally:
             body_file.close()
-        if response is not None:  # buffered: already closed in the pool thread
+        if response.streaming:
+            await self._stream(response, receive, send)
+        else:  # already rendered and closed in the pool thread
             await self.send_response(response, send)
 
-    # --- in the pool thread ----------------------------------------------------------------------
-
-    def _respond(self, scope: dict, body_file: Any, send: Any, loop: asyncio.AbstractEventLoop) -> HttpResponse | None:
-        """Run the request like a WSGI server would; return a buffered response, or stream it and return None."""
+    def _respond(self, scope: dict, body_file: Any) -> HttpResponse:
+        """In a pool thread: the whole request, as a WSGI server runs it (buffered responses closed here)."""
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, response = self.create_request(scope, body_file)
@@ -106,31 +98,66 @@ class PooledASGIHandler(ASGIHandler):
             response.content  # noqa: B018 - render now, in this thread (templates may touch the database)
             response.close()  # request_finished: connections are closed or kept by the thread that used them
             return response
+        # A stream (a file download, an export) needs no database once built: finish the request's
+        # database work on this thread now, and let the event loop send the body, so a slow client holds
+        # no pool thread (eight slow downloads would otherwise stall every other request).
+        signals.request_finished.send(sender=self.__class__)
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
+        return response
+
+    async def _stream(self, response: HttpResponse, receive: Any, send: Any) -> None:
+        """Send a streaming response; chunks are read off the loop; stop early if the client goes away."""
+        loop = asyncio.get_running_loop()
+        gone = asyncio.Event()
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch_disconnect())
         try:
-            self._stream(response, send, loop)
-        except _ClientGone:
+            await send({"type": "http.response.start", "status": response.status_code,
+                        "headers": _headers(response)})
+            if response.is_async:
+                async for part in response.streaming_content:
+                    if gone.is_set():
+                        return
+                    await self._send_part(part, send)
+            else:
+                parts = iter(response.streaming_content)
+                while not gone.is_set():
+                    part = await loop.run_in_executor(None, next, parts, _END)
+                    if part is _END:
+                        break
+                    await self._send_part(part, send)
+            if not gone.is_set():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the server reports a closed connection: nothing more to send
             pass
         finally:
-            response.close()
-        return None
+            watcher.cancel()
+            await loop.run_in_executor(None, _close_resources, response)
 
-    def _stream(self, response: HttpResponse, send: Any, loop: asyncio.AbstractEventLoop) -> None:
-        def deliver(message: dict) -> None:
-            future = asyncio.run_coroutine_threadsafe(send(message), loop)
-            try:
-                future.result(timeout=SEND_TIMEOUT_SECONDS)
-            except Exception as exc:  # the connection closed or stalled: stop reading the file
-                future.cancel()
-                raise _ClientGone from exc
+    async def _send_part(self, part: bytes, send: Any) -> None:
+        for chunk, _last in self.chunk_bytes(part):
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
-        deliver({"type": "http.response.start", "status": response.status_code, "headers": _headers(response)})
-        for part in response.streaming_content:
-            for chunk, _last in self.chunk_bytes(part):
-                if chunk:
-                    deliver({"type": "http.response.body", "body": chunk, "more_body": True})
-        deliver({"type": "http.response.body", "body": b"", "more_body": False})
+
+_END = object()
+
+
+def _close_resources(response: HttpResponse) -> None:
+    """``response.close()`` without a second request_finished (it was sent by the request's pool thread)."""
+    for closer in response._resource_closers:  # Django's list of files and request bodies to close
+        try:
+            closer()
+        except Exception:  # noqa: BLE001, S110 - as HttpResponseBase.close: one failing closer doesn't stop the rest
+            pass
+    response._resource_closers.clear()
+    response.closed = True
 
 
 def _headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
