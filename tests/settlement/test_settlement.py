@@ -183,6 +183,44 @@ def test_the_task_settles_and_an_early_run_waits(four):
     assert wallet(users["bob"]) == 1750
 
 
+def test_a_due_run_queues_a_follow_up_that_completes_a_killed_run(four, caplog):
+    """The watchdog: a run queues the next one before paying; the next finds the work done or finishes it."""
+    from quanzi.checkins.settlement_tasks import MAX_ATTEMPTS, RETRY_AFTER, settle_challenge_task
+
+    challenge, users = four
+    with (mock.patch("quanzi.payments.tasks.schedule") as schedule,
+          mock.patch("quanzi.checkins.settlement_tasks.timezone.now", return_value=AFTER),
+          mock.patch("quanzi.checkins.settlement._crash_hook", side_effect=SystemExit("killed"))):
+        with pytest.raises(SystemExit):  # the worker dies right after planning, before paying anyone
+            settle_challenge_task.call(challenge_id=challenge.id)
+    (follow_up,) = schedule.call_args_list
+    assert follow_up.args[0] is settle_challenge_task and follow_up.args[1] == AFTER + RETRY_AFTER
+    assert follow_up.kwargs == {"challenge_id": challenge.id, "attempt": 1}
+    assert wallet(users["bob"]) == 0
+    # The follow-up runs: it queues its own follow-up, then pays everyone once.
+    with (mock.patch("quanzi.payments.tasks.schedule") as schedule,
+          mock.patch("quanzi.checkins.settlement_tasks.timezone.now", return_value=AFTER + RETRY_AFTER)):
+        assert settle_challenge_task.call(challenge_id=challenge.id, attempt=1) == "settled"
+    assert schedule.call_args.kwargs["attempt"] == 2
+    assert wallet(users["bob"]) == 1750
+    # Its follow-up finds the challenge settled and ends the chain.
+    with mock.patch("quanzi.payments.tasks.schedule") as schedule:
+        assert settle_challenge_task.call(challenge_id=challenge.id, attempt=2) == "already_settled"
+    schedule.assert_not_called()
+    assert wallet(users["bob"]) == 1750
+    # A chain that never finishes stops queueing after MAX_ATTEMPTS and says so in the log.
+    with (mock.patch("quanzi.payments.tasks.schedule") as schedule,
+          mock.patch("quanzi.checkins.settlement_models.Settlement.objects") as settlements,
+          mock.patch("quanzi.checkins.settlement_tasks.timezone.now", return_value=AFTER),
+          mock.patch("quanzi.checkins.settlement.settle_challenge") as settle):
+        settlements.filter.return_value.exists.return_value = False
+        settle.return_value.status = "mismatch"
+        settle_challenge_task.call(challenge_id=challenge.id, attempt=MAX_ATTEMPTS)
+    schedule.assert_not_called()
+    assert "still unfinished" in caplog.text
+    assert settle_challenge_task.call(challenge_id=999999) == "challenge_not_found"
+
+
 def test_creating_or_retiming_a_challenge_schedules_its_settlement(
     deposit_challenge, owner, django_capture_on_commit_callbacks
 ):
