@@ -324,6 +324,7 @@ def chat_strings() -> dict[str, str]:
         "sendFailed": _("The message could not be sent. Please try again."),
         "tooLong": _("The message is %(n)d characters long; the limit is %(limit)d."),
         "newMessages": _("New messages"),
+        "archivedCopy": _("archived copy"),
     }
 
 
@@ -357,6 +358,7 @@ def room(request: HttpRequest, slug: str, group_id: int) -> HttpResponse:
             "messages": f"/api/groups/{group.id}/messages",
             "message": "/api/messages/{id}",
             "pin": "/api/messages/{id}/pin",
+            "links": f"/api/circles/{circle.slug}/links?kind=message&ids=",
         },
         "strings": chat_strings(),
         "moderation": moderation_chat_config(circle),

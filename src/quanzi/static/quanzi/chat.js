@@ -48,6 +48,10 @@
   var readTimer = null;
   var lastReadSent = 0;
   var removed = false;
+  var cards = new Map(); // message id -> archived link cards (quanzi.archive) shown under it
+  var cardWanted = new Map(); // message id -> lookups so far, for messages whose links may get cards
+  var cardTimer = null;
+  var CARD_RETRY_MS = [0, 4000, 15000, 45000]; // the copy is made in the background after sending
 
   // --- helpers ----------------------------------------------------------------------------
 
@@ -246,6 +250,7 @@
         link.rel = "noopener noreferrer nofollow";
       });
       body.appendChild(html);
+      if (cards.has(message.id)) body.appendChild(renderCards(cards.get(message.id)));
       if ((held || modRemoved) && MOD.strings) {
         // Moderation (quanzi.moderation): only the author ever receives their held/removed messages.
         body.appendChild(el("div", "msg-moderation" + (modRemoved ? " msg-moderation-removed" : ""),
@@ -255,6 +260,80 @@
     }
     li.appendChild(body);
     return li;
+  }
+
+  // --- link cards: the archived copy of each link, fetched once the server has made it -------
+
+  function truncate(text, n) {
+    text = text || "";
+    return text.length > n ? text.slice(0, n - 1) + "…" : text;
+  }
+
+  function renderCards(links) {
+    var box = el("div", "msg-links post-links");
+    links.forEach(function (link) {
+      var card = el("a", "link-card");
+      card.href = link.page_url;
+      card.setAttribute("data-snapshot", String(link.id));
+      if (link.image_urls && link.image_urls.length) {
+        var img = el("img", "link-card-image");
+        img.src = link.image_urls[0];
+        img.alt = "";
+        img.loading = "lazy";
+        card.appendChild(img);
+      }
+      var cardBody = el("span", "link-card-body");
+      cardBody.appendChild(el("strong", "link-card-title", truncate(link.title || link.url, 120)));
+      if (link.description) cardBody.appendChild(el("span", "link-card-description", truncate(link.description, 200)));
+      cardBody.appendChild(el("span", "link-card-site muted small",
+        (link.site_name ? link.site_name + " · " : "") + S.archivedCopy));
+      card.appendChild(cardBody);
+      box.appendChild(card);
+    });
+    return box;
+  }
+
+  function wantCards(message) {
+    if (!config.endpoints.links || message.deleted || message.kind === "system") return;
+    if (message.moderation_state && message.moderation_state !== "visible") return;
+    if (!/https?:\/\//i.test(message.body || message.html || "")) return; // bare URLs are text, not <a>
+    if (!cardWanted.has(message.id)) cardWanted.set(message.id, 0);
+    scheduleCards(CARD_RETRY_MS[0]);
+  }
+
+  function scheduleCards(delay) {
+    if (cardTimer) return;
+    cardTimer = setTimeout(fetchCards, delay + 300); // a page of messages is asked for in one request
+  }
+
+  function fetchCards() {
+    cardTimer = null;
+    var ids = Array.from(cardWanted.keys()).slice(-100);
+    if (!ids.length) return;
+    api("GET", config.endpoints.links + ids.join(",")).then(function (data) {
+      var settled = new Set();
+      ((data && data.items) || []).forEach(function (item) {
+        var ready = item.links.filter(function (link) { return link.status === "ok"; });
+        var waiting = item.links.some(function (link) { return link.status === "pending"; });
+        if (ready.length) {
+          cards.set(item.object_id, ready);
+          var message = messages.get(item.object_id);
+          if (message) upsert(message);
+        }
+        if (!waiting) settled.add(item.object_id);
+      });
+      var next = null;
+      ids.forEach(function (id) {
+        var tries = (cardWanted.get(id) || 0) + 1;
+        if (settled.has(id) || tries >= CARD_RETRY_MS.length) {
+          cardWanted.delete(id);
+        } else {
+          cardWanted.set(id, tries);
+          next = next === null ? CARD_RETRY_MS[tries] : Math.min(next, CARD_RETRY_MS[tries]);
+        }
+      });
+      if (next !== null) scheduleCards(next);
+    }).catch(function () { /* cards are a nicety: the links themselves work */ });
   }
 
   function toolButton(action, label) {
@@ -291,7 +370,10 @@
   function upsert(message) {
     if (!message || message.group_id !== groupId) return false;
     var isNew = !messages.has(message.id);
+    var before = messages.get(message.id);
+    if (before && before.html !== message.html) cards.delete(message.id); // edited: its links may differ
     messages.set(message.id, message);
+    if (!cards.has(message.id)) wantCards(message);
     var node = renderMessage(message);
     var existing = document.getElementById("m-" + message.id);
     if (existing) {
