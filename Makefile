@@ -8,7 +8,9 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/quanzi
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # pytest-xdist workers per pass (auto = one per CPU, 2 on the CI machine; 0 = no workers, in-process).
-# Whole files go to one worker, so module-scoped worlds are built once.
+# Whole files go to one worker, so module-scoped worlds are built once. The PostgreSQL pass's sessions
+# don't wait for the WAL flush at commit (PGOPTIONS; what others see is unchanged, only crash durability
+# of the throwaway test database): its ~100 transactional tests commit and TRUNCATE a lot.
 TEST_WORKERS ?= auto
 XDIST := -n $(TEST_WORKERS) --dist loadfile
 
@@ -51,6 +53,7 @@ test-postgres: $(VENV)/.installed-test
 	@if $(PY) scripts/services_up.py "$(PG_URL)" "$(REDIS_URL)"; then \
 	  echo "== pytest on PostgreSQL + Redis (channels-redis layer, Redis pub/sub fan-out; db_independent tests ran on SQLite) =="; \
 	  QUANZI_DATABASE_URL="$(PG_URL)" QUANZI_REDIS_URL="$(REDIS_URL)" QUANZI_REDIS_PREFIX=quanzi-test \
+	    PGOPTIONS="-c synchronous_commit=off" \
 	    QUANZI_DATA_DIR=$$(mktemp -d) $(VENV)/bin/pytest -q $(XDIST) -m "not db_independent"; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "CI=true: PostgreSQL and Redis are required for the second test pass" >&2; exit 1; \
