@@ -86,6 +86,8 @@ HOSTILE = [
     "[x](https://ok.example/\" onmouseover=\"alert(1))",
     "![img](https://evil.example/x.png)",
     "`<script>` in code and\n```\n<script>alert(1)</script>\n```",
+    'see https://ok.example/" onmouseover="alert(1) and http://"onclick=alert(1)',
+    "https://ok.example/<script>alert(1)</script> javascript://x",
 ]
 
 
@@ -111,6 +113,19 @@ def test_safe_markdown_renders(main, member):
     assert "<li>one</li>" in html and "<blockquote>" in html
     # Raw HTML is shown as text, not interpreted.
     assert "&lt;b&gt;" in send(member, main, "<b>x</b>").body_html
+
+
+def test_bare_links_become_links_up_to_chinese_punctuation(main, member):
+    html = send(member, main, "打卡链接 https://例子.中国/打卡?day=3，大家来！ Docs: https://docs.example.org/a_(b).").body_html
+    assert ('<a href="https://例子.中国/打卡?day=3" rel="noopener noreferrer nofollow">https://例子.中国/打卡?day=3</a>，'
+            "大家来！") in html
+    assert ('<a href="https://docs.example.org/a_(b)" rel="noopener noreferrer nofollow">'
+            "https://docs.example.org/a_(b)</a>.") in html
+    # Links already written in markdown, and text in code, are left as they are.
+    html = send(member, main, "[site](https://a.example) `https://b.example` https://c.example&d=<e>").body_html
+    assert html.count("<a ") == 2 and "<code>https://b.example</code>" in html
+    assert ('<a href="https://c.example&amp;d=" rel="noopener noreferrer nofollow">https://c.example&amp;d=</a>'
+            "&lt;e&gt;") in html
 
 
 # --- mentions and @all --------------------------------------------------------------------

@@ -31,6 +31,7 @@ _SPECIAL = list("*_`[]()\\~<>&\"'!#=+-|.):@0123456789 ") + [
     "\n", "\r", "\t", "\x00", "\x0b", "\x0c", "\x85", "\xa0", "\u2028", "\u2029", "\u3000", "\u200b",
     "\ufeff", "\ufffe", "\uffff", "&amp;", "&#x41;", "&lt;", "```", "~~~", "1. ", "- ", "> ", "    ",
     "@all", "@所有人", "@bob", "<b>", "<script>", "[x](javascript:alert(1))", "\u0301", "\xad",
+    "https://a.b/c", "http://例子.中国/路径", "https://x.y/?a=1&b=2", "://", "http://", "www.a.b",
 ]
 _ORDINARY = list("abcxyzABC 你好世界，。！？「」中文") + ["😀", "👍🏽", "🇨🇳", "👨‍👩‍👧"]
 chat_text = st.lists(
@@ -86,7 +87,7 @@ def test_shortcut_is_taken_for_ordinary_chat(text):
 @pytest.mark.parametrize(
     "text",
     ["*hi*", "a_b_", "`x`", "[a](b)", "> quote", "- item", "1. item", "3) item", "a\nb", "    code",
-     " lead", "trail ", "\ud800", "a\\b", "~~~"],
+     " lead", "trail ", "\ud800", "a\\b", "~~~", "see https://example.org"],
 )
 def test_markdown_or_odd_text_takes_the_full_path(text):
     assert markdown.render_plain(text) is None

@@ -26,6 +26,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from quanzi.core.text import url_spans
+
 from . import fetcher
 from .models import LinkSnapshot, SnapshotCitation, SnapshotImage, SnapshotStatus
 
@@ -33,10 +35,6 @@ logger = logging.getLogger(__name__)
 
 MAX_URLS_PER_CONTENT = 5
 MAX_TEXT_CHARS = 100_000
-# Characters that end a URL written in running text (ASCII and CJK punctuation, brackets, quotes).
-_URL_RE = re.compile(r"""https?://[^\s<>"'`{}|\\^\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]+""",
-                     re.IGNORECASE)
-_TRAILING = ".,;:!?)]}*_~"
 _MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 
@@ -85,13 +83,8 @@ def extract_urls(text: str) -> list[str]:
     found: list[str] = []
     if not text or "://" not in text:
         return found
-    for match in _URL_RE.finditer(text):
-        raw = match.group(0)
-        while raw and raw[-1] in _TRAILING:
-            if raw[-1] == ")" and raw.count("(") >= raw.count(")"):
-                break  # a balanced parenthesis belongs to the URL (Wikipedia style)
-            raw = raw[:-1]
-        url = normalize_url(raw)
+    for start, end in url_spans(text):
+        url = normalize_url(text[start:end])
         if url and url not in found:
             found.append(url)
             if len(found) >= MAX_URLS_PER_CONTENT:

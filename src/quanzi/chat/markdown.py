@@ -13,6 +13,8 @@ import re
 import nh3
 from markdown_it import MarkdownIt
 
+from quanzi.core.text import url_spans
+
 _md = (
     MarkdownIt("zero", {"html": False, "linkify": False, "breaks": True})
     .enable(["emphasis", "backticks", "link", "list", "blockquote", "fence", "code", "newline", "escape"])
@@ -49,6 +51,39 @@ def find_mentions(body: str) -> tuple[set[str], bool]:
     names = {m.group(1).rstrip(".") for m in MENTION_RE.finditer(_mention_text(body))}
     mention_all = bool(names & ALL_MENTIONS)
     return names - ALL_MENTIONS, mention_all
+
+
+def _linkify(rendered: str) -> str:
+    """Bare http(s) links in the text (outside links and code) become links, as chat apps show them.
+
+    Links are found in the unescaped text and escaped again; ``url_spans`` stops at white space, markup
+    characters and CJK punctuation ("https://a.cn/x，谢谢" links only up to the comma), and nh3 then checks
+    the scheme and adds rel="noopener noreferrer nofollow".
+    """
+    parts = re.split(r"(<[^>]+>)", rendered)
+    depth = 0
+    out = []
+    for part in parts:
+        if part.startswith("<"):
+            tag = part[1:].split(">", 1)[0].split()[0].lower() if len(part) > 2 else ""
+            if tag in {"a", "code", "pre"}:
+                depth += 1
+            elif tag in {"/a", "/code", "/pre"}:
+                depth -= 1
+            out.append(part)
+            continue
+        if depth > 0 or "://" not in part:
+            out.append(part)
+            continue
+        text = html.unescape(part)  # find links in the text itself: "&lt;" must end a link as "<" does
+        last = 0
+        for start, end in url_spans(text):
+            link = text[start:end]
+            out.append(f'{html.escape(text[last:start], quote=False)}<a href="{html.escape(link)}">'
+                       f'{html.escape(link, quote=False)}</a>')
+            last = end
+        out.append(html.escape(text[last:], quote=False))
+    return "".join(out)
 
 
 def _highlight_mentions(rendered: str, resolved: dict[str, int], mention_all: bool) -> str:
@@ -97,8 +132,8 @@ _BLOCK_START = re.compile(r"[-+*>~`]|\d+[.)]")  # list, quote, fence
 
 def render_plain(body: str) -> str | None:
     """The rendering of a plain-text message without running the parser, or None if ``body``
-    might contain markdown. Chat is mostly plain text: ~1 us here against ~35 us for the parser."""
-    if not body or body != body.strip() or _NOT_PLAIN.search(body) or _BLOCK_START.match(body):
+    might contain markdown or a link. Chat is mostly plain text: ~1 us here against ~35 us for the parser."""
+    if not body or body != body.strip() or "://" in body or _NOT_PLAIN.search(body) or _BLOCK_START.match(body):
         return None
     escaped = body.replace("&", "&amp;").replace("\xa0", "&nbsp;").replace("<", "&lt;").replace(">", "&gt;")
     return f"<p>{escaped}</p>"
@@ -114,7 +149,7 @@ def render(body: str, *, mentions: dict[str, int] | None = None, mention_all: bo
 
 def render_markdown(body: str, *, mentions: dict[str, int] | None = None, mention_all: bool = False) -> str:
     """The full renderer: markdown-it, mention highlighting, then the nh3 allow-list."""
-    rendered = _md.render(body)
+    rendered = _linkify(_md.render(body))
     if mentions or mention_all:
         rendered = _highlight_mentions(rendered, mentions or {}, mention_all)
     return nh3.clean(
