@@ -107,12 +107,18 @@ def post_rows(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
         where += " AND (p.pinned, p.created_at, p.id) < (%s, %s, %s)"
         params += [after[0], ops.adapt_datetimefield_value(after[1]), after[2]]
     where += _visibility_sql(viewer, params)
+    # The page is cut (ORDER BY … LIMIT on the index) before the authors are joined: with the join in
+    # the same SELECT, PostgreSQL misjudged the row comparison as matching one row, hashed the whole
+    # rest of the circle into a join and sorted it (~150 ms a page at 100k posts instead of ~1 ms).
+    order = "ORDER BY p.pinned DESC, p.created_at DESC, p.id DESC"
     sql = (
         "SELECT p.id, p.circle_id, p.author_id, p.title, p.body, p.body_html, p.tags, p.visibility, p.plan_id,"
         " p.moderation_state, p.pinned, p.featured, p.like_count, p.comment_count, p.created_at, p.edited_at,"
-        f" p.deleted_at, u.username, u.display_name, u.avatar FROM {t['post']} p"
-        f" LEFT JOIN {t['user']} u ON u.id = p.author_id WHERE {where}"
-        " ORDER BY p.pinned DESC, p.created_at DESC, p.id DESC LIMIT %s"
+        " p.deleted_at, u.username, u.display_name, u.avatar FROM ("
+        "SELECT p.id, p.circle_id, p.author_id, p.title, p.body, p.body_html, p.tags, p.visibility, p.plan_id,"
+        " p.moderation_state, p.pinned, p.featured, p.like_count, p.comment_count, p.created_at, p.edited_at,"
+        f" p.deleted_at FROM {t['post']} p WHERE {where} {order} LIMIT %s"
+        f") p LEFT JOIN {t['user']} u ON u.id = p.author_id {order}"
     )
     params.append(limit)
     with connection.cursor() as cursor:
