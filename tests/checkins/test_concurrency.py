@@ -11,6 +11,7 @@ from racing import outcomes, race
 
 from quanzi.checkins import actions
 from quanzi.checkins.models import CheckIn, Participant
+from quanzi.core.errors import Conflict
 
 from .conftest import at
 
@@ -57,3 +58,22 @@ def test_parallel_members_and_a_make_up_keep_streaks_consistent(make_challenge, 
     for user in users[1:]:
         p = Participant.objects.get(user=user)
         assert (p.total_checkins, p.current_streak, p.longest_streak) == (3, 2, 2)
+
+
+def test_a_check_in_without_files_is_one_write_statement_on_postgresql(make_challenge, joined):
+    """No BEGIN/COMMIT round trips: the row and the streak are one atomic statement (_CHECKIN_PG_SQL)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    challenge = make_challenge()
+    user = joined(challenge)
+    with CaptureQueriesContext(connection) as ctx:
+        actions.do_check_in(user=user, challenge_id=challenge.id, text="早起", now=at("UTC", 2026, 3, 2, 6, 0))
+    writes = [q["sql"] for q in ctx.captured_queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert len(writes) == 1 and writes[0].lstrip().startswith("WITH ins AS"), writes
+    p = Participant.objects.get(user=user)
+    assert (p.total_checkins, p.current_streak, p.longest_streak) == (1, 1, 1)
+    with pytest.raises(Conflict):
+        actions.do_check_in(user=user, challenge_id=challenge.id, text="again", now=at("UTC", 2026, 3, 2, 6, 5))
+    p.refresh_from_db()
+    assert (p.total_checkins, p.current_streak) == (1, 1)  # the refused duplicate moved nothing

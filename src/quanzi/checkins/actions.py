@@ -334,6 +334,14 @@ WHERE id = %s
 """
 
 
+# PostgreSQL: the check-in row and the streak in one statement, so a check-in without files needs no
+# BEGIN/COMMIT round trips (a single statement is atomic); the streak moves only if the row went in.
+_CHECKIN_PG_SQL = (  # two constant statements of this module; every value is a parameter
+    "WITH ins AS (" + _INSERT_SQL.strip() + "), streak AS (" + _STREAK_SQL.strip()  # noqa: S608
+    + " AND EXISTS (SELECT 1 FROM ins)) SELECT id FROM ins"
+)
+
+
 def _sql(template: str) -> str:
     q = connection.ops.quote_name
     return template.format(
@@ -418,6 +426,8 @@ def do_check_in(*, user, challenge_id: int | str, text: str = "", image: str | N
     if connection.vendor == "sqlite" and not connection.in_atomic_block:
         with _SQLITE_WRITER, transaction.atomic():
             return _check_in(**kwargs)
+    if connection.vendor == "postgresql" and not image and not voice:
+        return _check_in(**kwargs)  # reads, then one atomic statement writes (_CHECKIN_PG_SQL)
     with transaction.atomic():
         return _check_in(**kwargs)
 
@@ -458,21 +468,24 @@ def _check_in(*, user, challenge_id: int | str, text: str, image: str | None, vo
 def _insert(*, user, challenge_id: int, participant_id: int, day: date, now: datetime, text: str, image, voice,
             is_makeup: bool, clock: Rules, circle_id: int) -> CheckIn:
     ops = connection.ops
+    insert_params = [challenge_id, participant_id, user.id, ops.adapt_datefield_value(day),
+                     ops.adapt_datetimefield_value(now), text, image.id if image else None,
+                     voice.id if voice else None, is_makeup]
+    streak_params: list = []
+    if not is_makeup:
+        prev = clock.previous_scheduled(day)
+        prev_db = ops.adapt_datefield_value(prev) if prev else None
+        streak_params = [prev_db, prev_db, ops.adapt_datefield_value(day), participant_id]
+    one_statement = connection.vendor == "postgresql" and not is_makeup and image is None and voice is None
     with connection.cursor() as cursor:
-        cursor.execute(
-            _sql(_INSERT_SQL),
-            [challenge_id, participant_id, user.id, ops.adapt_datefield_value(day),
-             ops.adapt_datetimefield_value(now), text, image.id if image else None, voice.id if voice else None,
-             is_makeup],
-        )
+        cursor.execute(_sql(_CHECKIN_PG_SQL if one_statement else _INSERT_SQL),
+                       insert_params + streak_params if one_statement else insert_params)
         inserted = cursor.fetchone()
         if inserted is None:
             raise Conflict(_("You have already checked in for %(day)s.") % {"day": day.isoformat()},
                            code="already_checked_in")
-        if not is_makeup:
-            prev = clock.previous_scheduled(day)
-            prev_db = ops.adapt_datefield_value(prev) if prev else None
-            cursor.execute(_sql(_STREAK_SQL), [prev_db, prev_db, ops.adapt_datefield_value(day), participant_id])
+        if streak_params and not one_statement:
+            cursor.execute(_sql(_STREAK_SQL), streak_params)
     checkin = CheckIn(id=inserted[0], challenge_id=challenge_id, participant_id=participant_id, user_id=user.id,
                       day=day, created_at=now, text=text, image=image, voice=voice, is_makeup=is_makeup)
     checkin._state.adding = False
