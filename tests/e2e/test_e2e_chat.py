@@ -33,6 +33,18 @@ def sign_up(page: Page, username: str) -> None:
     page.click("form.form button[type=submit]")
 
 
+def new_owner_in_chat(server_url: str, page: Page, username: str, name: str, slug: str) -> None:
+    """Sign up ``username``, create the circle ``name``/``slug`` from the home page and open its chat."""
+    page.goto(server_url + "/accounts/signup/")
+    sign_up(page, username)
+    page.click("text=Create circle >> nth=0")
+    page.fill("#id_name", name)
+    page.fill("#id_slug", slug)
+    page.click("form.form button[type=submit]")
+    expect(page).to_have_url(re.compile(rf"/c/{slug}/$"))
+    page.click(".tabs >> text=Chat")
+
+
 def test_invite_join_chat_and_mute(server_url, browser, shots_dir):
     errors: list[str] = []
     owner_ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from playwright.sync_api import expect
 
 from .conftest import manage
-from .test_e2e_chat import sign_up, watch_for_errors
+from .test_e2e_chat import new_owner_in_chat, watch_for_errors
 
 # The browser tests' server runs no task worker and has no network: the test runs the queued tasks
 # (citing the link, then a fetch that fails), makes that snapshot an archived copy as a successful
@@ -31,14 +30,7 @@ def test_link_in_a_chat_message_gets_an_archived_card(server_url, server_data_di
     page = context.new_page()
     watch_for_errors(page, errors)
     try:
-        page.goto(server_url + "/accounts/signup/")
-        sign_up(page, "lena")
-        page.click("text=Create circle >> nth=0")
-        page.fill("#id_name", "Link Runners")
-        page.fill("#id_slug", "link-runners")
-        page.click("form.form button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/c/link-runners/$"))
-        page.click(".tabs >> text=Chat")
+        new_owner_in_chat(server_url, page, "lena", "Link Runners", "link-runners")
         page.fill("#composer-input", "Worth reading: https://example.org/slow-running")
         page.press("#composer-input", "Enter")
         expect(page.locator("#message-list")).to_contain_text("example.org/slow-running")

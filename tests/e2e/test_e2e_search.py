@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .test_e2e_chat import sign_up, watch_for_errors
+from .test_e2e_chat import new_owner_in_chat, watch_for_errors
 
 
 def test_search_finds_chinese_and_english(server_url, browser, shots_dir):
@@ -15,14 +15,7 @@ def test_search_finds_chinese_and_english(server_url, browser, shots_dir):
     page = context.new_page()
     watch_for_errors(page, errors)
     try:
-        page.goto(server_url + "/accounts/signup/")
-        sign_up(page, "sara")
-        page.click("text=Create circle >> nth=0")
-        page.fill("#id_name", "Search Runners")
-        page.fill("#id_slug", "search-runners")
-        page.click("form.form button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/c/search-runners/$"))
-        page.click(".tabs >> text=Chat")
+        new_owner_in_chat(server_url, page, "sara", "Search Runners", "search-runners")
         page.fill("#composer-input", "今天早起打卡成功 — Good Morning, <runners>!")
         page.press("#composer-input", "Enter")
         expect(page.locator("#message-list")).to_contain_text("今天早起打卡成功")
