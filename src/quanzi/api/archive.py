@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.http import FileResponse, HttpRequest
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -17,9 +17,8 @@ from pydantic import Field
 from quanzi.archive import actions, selectors
 from quanzi.archive import rules as archive_rules
 from quanzi.archive.access import access_file
-from quanzi.archive.files_serving import serve_blob
+from quanzi.archive.files_serving import export_zip_response, serve_blob
 from quanzi.archive.models import CircleExport, CircleFile, ExportStatus
-from quanzi.archive.storage import archive_storage
 from quanzi.circles.access import access_circle
 from quanzi.core.errors import NotFound
 
@@ -176,7 +175,7 @@ def _owner_circle(request: HttpRequest, slug: str):
 
 
 def _export(circle, export_id: str) -> CircleExport:
-    export = CircleExport.objects.filter(circle=circle, public_id=export_id).first() if len(export_id) <= 32 else None
+    export = selectors.export_of(circle, export_id)
     if export is None:
         raise NotFound(_("No such export."), code="export_not_found")
     return export
@@ -212,15 +211,7 @@ def get_export(request: HttpRequest, slug: str, export_id: str):
 def download_export(request: HttpRequest, slug: str, export_id: str):
     """The finished zip (the owner only); 404 `export_not_found` until it is done."""
     circle = _owner_circle(request, slug)
-    export = _export(circle, export_id)
-    if export.status != ExportStatus.DONE or not export.storage_key:
+    response = export_zip_response(_export(circle, export_id), circle.slug)
+    if response is None:
         raise NotFound(_("This export is not ready yet."), code="export_not_found")
-    try:
-        handle = archive_storage().open(export.storage_key, "rb")
-    except OSError:
-        raise NotFound(_("This export's file is gone."), code="export_not_found")
-    name = f"{circle.slug}-export-{export.created_at:%Y%m%d-%H%M}.zip"
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
     return response

@@ -17,8 +17,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.utils.http import content_disposition_header
 
 from .files_types import IMAGE_TYPES
-from .models import Blob
-from .storage import open_blob
+from .models import Blob, CircleExport, ExportStatus
+from .storage import archive_storage, open_blob
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
@@ -96,3 +96,19 @@ def serve_blob(request: HttpRequest, blob: Blob, *, filename: str) -> HttpRespon
         response = FileResponse(fh, content_type=content_type, as_attachment=not inline, filename=filename)
         response["Content-Length"] = str(blob.size)
     return _harden(response, blob)
+
+
+def export_zip_response(export: CircleExport, slug: str) -> FileResponse | None:
+    """The finished export's zip as a download, or None when it isn't done or its file is gone
+    (web and API answer that with their own 404)."""
+    if export.status != ExportStatus.DONE or not export.storage_key:
+        return None
+    try:
+        handle = archive_storage().open(export.storage_key, "rb")
+    except OSError:
+        return None
+    name = f"{slug}-export-{export.created_at:%Y%m%d-%H%M}.zip"
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

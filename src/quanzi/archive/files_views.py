@@ -18,10 +18,9 @@ from quanzi.core.ids import as_db_id
 
 from . import actions, rules, selectors
 from .access import access_file
-from .files_serving import serve_blob
+from .files_serving import export_zip_response, serve_blob
 from .files_types import ACCEPT
-from .models import CircleExport, ExportStatus
-from .storage import archive_storage
+from .models import CircleExport
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -137,7 +136,7 @@ def _owner_circle(request: HttpRequest, slug: str):
 
 
 def _access_export(circle, public_id: str) -> CircleExport:
-    export = CircleExport.objects.filter(circle=circle, public_id=public_id).first() if len(public_id) <= 32 else None
+    export = selectors.export_of(circle, public_id)
     if export is None:
         raise Http404(_("No such export."))
     return export
@@ -173,18 +172,8 @@ def export_status(request: HttpRequest, slug: str, public_id: str) -> HttpRespon
 @login_required
 @require_safe
 def export_download(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
-    from django.http import FileResponse
-
     circle, _membership = _owner_circle(request, slug)
-    export = _access_export(circle, public_id)
-    if export.status != ExportStatus.DONE or not export.storage_key:
+    response = export_zip_response(_access_export(circle, public_id), circle.slug)
+    if response is None:
         raise Http404(_("No such export."))
-    try:
-        fh = archive_storage().open(export.storage_key, "rb")
-    except OSError:
-        raise Http404(_("No such export."))
-    name = f"{circle.slug}-export-{export.created_at:%Y%m%d-%H%M}.zip"
-    response = FileResponse(fh, as_attachment=True, filename=name, content_type="application/zip")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
     return response

@@ -53,5 +53,12 @@ def list_files(
     return page, (page[-1].id if more else None)
 
 
+def export_of(circle: Circle, public_id: str) -> CircleExport | None:
+    """One export of the circle by its public id (None for unknown or over-long ids)."""
+    if len(public_id) > 32:
+        return None
+    return CircleExport.objects.filter(circle=circle, public_id=public_id).first()
+
+
 def recent_exports(circle: Circle, limit: int = 10) -> list[CircleExport]:
     return list(CircleExport.objects.filter(circle=circle).select_related("requested_by")[:limit])

@@ -27,6 +27,7 @@ this process through ``realtime.hub.deliver_threadsafe``, as they did from Djang
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,8 @@ from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponse
 from django.urls import set_script_prefix
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 8
 
@@ -112,8 +115,9 @@ class PooledASGIHandler(ASGIHandler):
         gone = asyncio.Event()
 
         async def watch_disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
+            message = await receive()  # the body was read before: only http.disconnect can come now
+            while message["type"] != "http.disconnect":
+                message = await receive()
             gone.set()
 
         watcher = asyncio.ensure_future(watch_disconnect())
@@ -135,7 +139,7 @@ class PooledASGIHandler(ASGIHandler):
             if not gone.is_set():
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:  # the server reports a closed connection: nothing more to send
-            pass
+            logger.debug("client went away during a streamed response")
         finally:
             watcher.cancel()
             await loop.run_in_executor(None, _close_resources, response)
@@ -154,8 +158,8 @@ def _close_resources(response: HttpResponse) -> None:
     for closer in response._resource_closers:  # Django's list of files and request bodies to close
         try:
             closer()
-        except Exception:  # noqa: BLE001, S110 - as HttpResponseBase.close: one failing closer doesn't stop the rest
-            pass
+        except Exception:  # noqa: BLE001 - as HttpResponseBase.close: one failing closer doesn't stop the rest
+            logger.warning("closing a streamed response's resource failed", exc_info=True)
     response._resource_closers.clear()
     response.closed = True
 

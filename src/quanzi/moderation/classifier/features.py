@@ -117,6 +117,16 @@ def is_chinese(compact: str) -> bool:
     return han > 0 and han >= len(_LATIN_LETTER_RE.findall(compact))
 
 
+def _fnv_ngrams(codes: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """FNV-1a hashes of every n-gram of the code points (one per start position, len(codes) - n + 1 of them),
+    seeded per channel and n, with the high bits folded in."""
+    count = len(codes) - n + 1
+    h = (codes[:count] ^ np.uint64(0xCBF29CE484222325 ^ (seed * 131 + n))) * _FNV
+    for k in range(1, n):
+        h = (h ^ codes[k : k + count]) * _FNV
+    return h ^ (h >> _SHIFT)
+
+
 def _char_ngrams(text: str, max_n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Buckets of all 1..max_n character n-grams of text (deduplicated) and their (n, position), vectorised:
     FNV-1a over UTF-32 code points in numpy, so a message costs a few array operations, not one hash call per
@@ -129,10 +139,7 @@ def _char_ngrams(text: str, max_n: int, seed: int) -> tuple[np.ndarray, np.ndarr
     metas = []
     for n in range(1, min(max_n, length) + 1):
         count = length - n + 1
-        h = (codes[:count] ^ np.uint64(0xCBF29CE484222325 ^ (seed * 131 + n))) * _FNV
-        for k in range(1, n):
-            h = (h ^ codes[k : k + count]) * _FNV
-        hashes.append(h ^ (h >> _SHIFT))
+        hashes.append(_fnv_ngrams(codes, n, seed))
         metas.append((n << _POS_BITS) + np.arange(count, dtype=np.int64))
     buckets = (np.concatenate(hashes) & np.uint64(MASK)).astype(np.int64)
     uniq, first = np.unique(buckets, return_index=True)
@@ -174,10 +181,7 @@ def _char_ngrams_many(texts: list[str], max_n: int, seed: int) -> list[tuple[np.
         count = total - n + 1
         if count <= 0:
             break
-        h = (codes[:count] ^ np.uint64(0xCBF29CE484222325 ^ (seed * 131 + n))) * _FNV
-        for k in range(1, n):
-            h = (h ^ codes[k : k + count]) * _FNV
-        h ^= h >> _SHIFT
+        h = _fnv_ngrams(codes, n, seed)
         ok = remaining[:count] >= n
         keys.append((msg[:count][ok] << BITS) | (h[ok] & np.uint64(MASK)).astype(np.int64))
         metas.append((n << _POS_BITS) + pos[:count][ok])
@@ -210,10 +214,7 @@ def _wb_keys(codes: np.ndarray, msg: np.ndarray | None = None, remaining: np.nda
         count = length - n + 1
         if count <= 0:
             break
-        h = (codes[:count] ^ np.uint64(0xCBF29CE484222325 ^ (WB * 131 + n))) * _FNV
-        for k in range(1, n):
-            h = (h ^ codes[k : k + count]) * _FNV
-        h ^= h >> _SHIFT
+        h = _fnv_ngrams(codes, n, WB)
         key = (h & np.uint64(MASK)).astype(np.int64)
         if msg is not None:
             key |= msg[:count] << BITS
