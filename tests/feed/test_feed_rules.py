@@ -127,3 +127,41 @@ def test_archive_asks_the_feed(circle, member, admin, make_user, post_as):
     actions.do_delete_post(actor=admin, circle=circle, post_id=open_post.id)
     assert visible_attached(admin, "post", {open_post.id}) == set()
     assert selectors.can_view_post_ids(member, [mods.id, "x", -1]) == {mods.id: False}
+
+
+def test_api_feed_fast_path_reads_plans_and_likes_like_the_rules(circle, owner, admin, member, make_user, post_as,
+                                                                 api_as):
+    """The API list reads membership + paid plans in one statement and likes with the posts: same answers."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from quanzi.payments.models import Order
+
+    yearly = payment_actions.do_create_plan(actor=owner, circle=circle, name="Yearly", kind="yearly", amount=9900)
+    monthly = payment_actions.do_create_plan(actor=owner, circle=circle, name="Monthly", kind="monthly", amount=990)
+    payer = make_user("payer")
+    _paid(circle, payer, yearly)
+    _paid(circle, payer, monthly)
+    for_yearly = post_as(admin, "yearly only", visibility="plan", plan_id=yearly.id)
+    for_monthly = post_as(admin, "monthly only", visibility="plan", plan_id=monthly.id)
+    everyone = post_as(admin, "all")
+    actions.do_like_post(actor=payer, circle=circle, post_id=for_yearly.id)
+    actions.do_like_post(actor=member, circle=circle, post_id=everyone.id)
+
+    def listed(user):
+        items = api_as(user).get("/api/circles/runners/posts").data["items"]
+        return [(p["id"], p["liked"]) for p in items]
+
+    assert held_plan_ids(get_membership(circle, payer)) == {yearly.id, monthly.id}
+    assert listed(payer) == [(everyone.id, False), (for_monthly.id, False), (for_yearly.id, True)]
+    assert listed(member) == [(everyone.id, True)]
+    # the monthly order's granted period ended: that plan's posts go, in the rule and on the fast path
+    Order.objects.filter(user=payer, plan=monthly).update(granted_until=timezone.now() - timedelta(seconds=1))
+    assert held_plan_ids(get_membership(circle, payer)) == {yearly.id}
+    assert listed(payer) == [(everyone.id, False), (for_yearly.id, True)]
+    # a refund ends the other one
+    payment_actions.do_refund_order(actor=owner, order=Order.objects.get(user=payer, plan=yearly))
+    assert held_plan_ids(get_membership(circle, payer)) == frozenset()
+    assert [pid for pid, _ in listed(payer)] == _ids(circle, payer) != []  # the refund may end a paid membership
+    assert for_yearly.id not in _ids(circle, payer)

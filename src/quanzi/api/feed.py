@@ -13,11 +13,12 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
 from quanzi.circles.models import Circle
 from quanzi.feed import actions, fastsql, selectors
-from quanzi.feed.rules import Viewer
+from quanzi.feed.rules import Viewer, held_plans, is_moderator
 
 from .auth import current_user
 from .circles import member_circle
@@ -164,13 +165,18 @@ def list_posts(request: HttpRequest, slug: str, cursor: str | None = None,
     """The feed: pinned posts first, then newest first. Page with `next_cursor`; `featured=true` keeps
     featured (精华) posts; `tag` keeps posts with that tag."""
     user = current_user(request)
-    # The hottest read: one statement finds circle and membership; anything unusual takes the standard path.
-    found = fastsql.membership_by_slug(slug, user.id)
+    # The hottest read: one statement finds circle, membership and the plans the member paid for;
+    # anything unusual takes the standard path.
+    now = timezone.now()
+    found = fastsql.membership_by_slug(slug, user.id, now)
     if found is not None and found[1].is_active:
         circle, membership = Circle(id=found[0], slug=slug), found[1]
+        viewer = Viewer(membership, plan_ids=frozenset() if is_moderator(membership) else
+                        held_plans(membership, found[2], now))
     else:
         circle, membership = member_circle(request, slug)
-    page = selectors.feed_page(circle, Viewer(membership), cursor=cursor, limit=limit, featured=featured, tag=tag)
+        viewer = Viewer(membership)
+    page = selectors.feed_page(circle, viewer, cursor=cursor, limit=limit, featured=featured, tag=tag)
     # Rows are built by the selector in the documented shape (PostPage); skipping the schema round trip
     # halves the page's cost. Datetimes are written as DjangoJSONEncoder (what ninja renders with) writes
     # them, up front, so the C encoder never calls back into Python for the 40 timestamps of a page.

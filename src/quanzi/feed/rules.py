@@ -167,6 +167,14 @@ def held_plan_ids(membership: Membership | None, now: datetime | None = None) ->
     return held(membership.user_id, membership.circle_id, now or timezone.now())
 
 
+def held_plans(membership: Membership | None, order_plan_ids: frozenset[int], now: datetime | None = None
+               ) -> frozenset[int]:
+    """:func:`held_plan_ids` when the orders' plans were read with the membership (the feed's fast path)."""
+    if not is_member(membership) or circle_rules.paid_membership_expired(membership, now):
+        return frozenset()
+    return order_plan_ids
+
+
 class Viewer:
     """Everything visibility decisions need about one reader, computed once per request."""
 

@@ -119,8 +119,7 @@ def _attachment(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _post_dict(row: dict[str, Any], viewer: Viewer, liked: set[int], files: dict[int, list],
-               roles: dict[int, str]) -> dict[str, Any]:
+def _post_dict(row: dict[str, Any], viewer: Viewer, files: dict[int, list], roles: dict[int, str]) -> dict[str, Any]:
     is_author = row["author_id"] is not None and row["author_id"] == viewer.user_id
     if viewer.moderator:
         can_delete = rules.can_delete(viewer.membership, is_author=is_author, author_role=roles.get(row["author_id"]))
@@ -141,7 +140,7 @@ def _post_dict(row: dict[str, Any], viewer: Viewer, liked: set[int], files: dict
         "featured": row["featured"],
         "like_count": row["like_count"],
         "comment_count": row["comment_count"],
-        "liked": row["id"] in liked,
+        "liked": row["liked"],
         "created_at": row["created_at"],
         "edited_at": row["edited_at"],
         "attachments": files.get(row["id"], []),
@@ -158,13 +157,10 @@ def _author_roles(circle_id: int, viewer: Viewer, author_ids: set[int]) -> dict[
 
 
 def post_dicts(rows: list[dict[str, Any]], viewer: Viewer, circle_id: int) -> list[dict[str, Any]]:
-    ids = [r["id"] for r in rows]
-    liked: set[int] = set()
-    if ids and viewer.user_id is not None:
-        liked = fastsql.liked_post_ids(viewer.user_id, ids)
-    files = attachment_dicts(ids)
+    """API/page dicts of ``fastsql.post_rows`` rows (which say whether the viewer liked each post)."""
+    files = attachment_dicts([r["id"] for r in rows])
     roles = _author_roles(circle_id, viewer, {r["author_id"] for r in rows if r["author_id"] is not None})
-    return [_post_dict(r, viewer, liked, files, roles) for r in rows]
+    return [_post_dict(r, viewer, files, roles) for r in rows]
 
 
 @dataclass
