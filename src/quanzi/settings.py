@@ -79,17 +79,20 @@ INSTALLED_APPS = [
     "quanzi.web",
 ]
 
+# quanzi.core.fastlane.*: the usual middleware (subclasses), skipped for bearer-token API requests,
+# which need no session, messages or static files (core/fastlane.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "quanzi.core.fastlane.BearerApiMarker",
+    "quanzi.core.fastlane.WhiteNoiseMiddleware",
+    "quanzi.core.fastlane.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "quanzi.core.middleware.RejectNulMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "quanzi.accounts.middleware.UserPreferencesMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",  # as is: cheap for API views (csrf_exempt); deploy checks want it
+    "quanzi.core.fastlane.AuthenticationMiddleware",
+    "quanzi.core.fastlane.UserPreferencesMiddleware",
+    "quanzi.core.fastlane.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
