@@ -10,7 +10,7 @@ middleware stays as it is (API views are csrf_exempt, so it costs little; the de
 ``BearerApiMarker`` (early in ``MIDDLEWARE``) marks such requests; the middleware classes here are
 subclasses of the originals (so Django's and the admin's checks still find them) that pass a marked
 request straight on and behave exactly as the originals for every other request. Security, CSP,
-locale, common, NUL-rejecting and clickjacking middleware run for all requests alike.
+locale, common, NUL-rejecting, CSRF, clickjacking and allauth's middleware run for all requests alike.
 """
 
 from __future__ import annotations
