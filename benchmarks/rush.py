@@ -397,7 +397,10 @@ async def main_async(args, log) -> tuple[list[Row], list[str]]:
     workdir = Path(tempfile.mkdtemp(prefix="quanzi-rush-"))
     try:
         if not args.postgres_only:
-            r, n = await scenario("SQLite", base_env(workdir / "sqlite"), workdir, args, log, boards=args.boards)
+            env = base_env(workdir / "sqlite")
+            if args.http_threads:
+                env["QUANZI_HTTP_THREADS"] = str(args.http_threads)
+            r, n = await scenario("SQLite", env, workdir, args, log, boards=args.boards)
             rows += r
             notes += n
         pg_url = os.environ.get("QUANZI_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/quanzi"
@@ -414,6 +417,8 @@ async def main_async(args, log) -> tuple[list[Row], list[str]]:
         try:
             admin.execute(f'CREATE DATABASE "{db_name}"')
             env = base_env(workdir / "pg")
+            if args.http_threads:
+                env["QUANZI_HTTP_THREADS"] = str(args.http_threads)
             # HTTP requests run in a fixed thread pool (QUANZI_HTTP_THREADS, 8), each thread keeping
             # its connection (CONN_MAX_AGE, the production default 60).
             env.update(QUANZI_DATABASE_URL=urlunparse(urlparse(pg_url)._replace(path="/" + db_name)),
@@ -472,6 +477,8 @@ def main() -> int:
                         help="server processes on PostgreSQL (one per core; more than 1 needs Redis)")
     parser.add_argument("--pg-conn-max-age", type=int, default=60, help="QUANZI_DB_CONN_MAX_AGE on PostgreSQL")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--http-threads", type=int, default=0,
+                        help="QUANZI_HTTP_THREADS of the servers (default: the server's own default, 8)")
     parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server logs)")
     args = parser.parse_args()

@@ -421,19 +421,31 @@ _SQLITE_WRITER = threading.Lock()
 
 def do_check_in(*, user, challenge_id: int | str, text: str = "", image: str | None = None,
                 voice: str | None = None, now: datetime | None = None) -> CheckIn:
-    """Today's check-in (by the circle's clock). Twice on one day → 409 ``already_checked_in``."""
-    kwargs = {"user": user, "challenge_id": challenge_id, "text": text, "image": image, "voice": voice, "now": now}
-    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+    """Today's check-in (by the circle's clock). Twice on one day → 409 ``already_checked_in``.
+
+    The checks read first; the write is short. On SQLite only the write holds the process's writer
+    lock (reads don't need it: WAL), so the rush's serialised part is two statements and a commit; on
+    PostgreSQL a check-in without files is one atomic statement (``_CHECKIN_PG_SQL``). Between the
+    checks and the write a participant can't stop being one (rows are never deleted while the challenge
+    runs) and the one-per-day constraint decides races.
+    """
+    if connection.in_atomic_block or image or voice:
+        with transaction.atomic():  # files are attached in the same transaction as the check-in
+            return _insert(**_check(user=user, challenge_id=challenge_id, text=text, image=image, voice=voice,
+                                    now=now))
+    row = _check(user=user, challenge_id=challenge_id, text=text, image=image, voice=voice, now=now)
+    if connection.vendor == "sqlite":
         with _SQLITE_WRITER, transaction.atomic():
-            return _check_in(**kwargs)
-    if connection.vendor == "postgresql" and not image and not voice:
-        return _check_in(**kwargs)  # reads, then one atomic statement writes (_CHECKIN_PG_SQL)
+            return _insert(**row)
+    if connection.vendor == "postgresql":
+        return _insert(**row)
     with transaction.atomic():
-        return _check_in(**kwargs)
+        return _insert(**row)
 
 
-def _check_in(*, user, challenge_id: int | str, text: str, image: str | None, voice: str | None,
-              now: datetime | None) -> CheckIn:
+def _check(*, user, challenge_id: int | str, text: str, image: str | None, voice: str | None,
+           now: datetime | None) -> dict[str, Any]:
+    """Everything a check-in needs to be allowed, read in one statement; the arguments of ``_insert``."""
     now = now or timezone.now()
     cid = as_db_id(challenge_id)
     if cid is None or user is None or not getattr(user, "is_authenticated", False):
@@ -461,8 +473,9 @@ def _check_in(*, user, challenge_id: int | str, text: str, image: str | None, vo
     voice_file = _attachment(voice, circle_id=circle_id, user_id=user.id, kind="voice")
     text = _check_content(text, image_file, voice_file, min_chars=min_chars, need_image=bool(need_image),
                           need_voice=bool(need_voice))
-    return _insert(user=user, challenge_id=cid, participant_id=participant_id, day=day, now=now, text=text,
-                   image=image_file, voice=voice_file, is_makeup=False, clock=clock, circle_id=circle_id)
+    return {"user": user, "challenge_id": cid, "participant_id": participant_id, "day": day, "now": now,
+            "text": text, "image": image_file, "voice": voice_file, "is_makeup": False, "clock": clock,
+            "circle_id": circle_id}
 
 
 def _insert(*, user, challenge_id: int, participant_id: int, day: date, now: datetime, text: str, image, voice,
