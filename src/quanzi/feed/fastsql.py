@@ -52,14 +52,18 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _dt(value: Any) -> datetime | None:
-    """A datetime read with a plain cursor, as the ORM returns it (SQLite hands back naive UTC)."""
+def _dt(value: Any, tz: Any = None) -> datetime | None:
+    """A datetime read with a plain cursor, as the ORM returns it (SQLite hands back naive UTC).
+
+    ``tz``: ``connection.timezone``, looked up once by a caller converting many rows (each lookup goes
+    through the thread-local connection proxy).
+    """
     if value is None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None and settings.USE_TZ:
-        return value.replace(tzinfo=connection.timezone)  # what timezone.make_aware does for zoneinfo zones
+        return value.replace(tzinfo=tz or connection.timezone)  # what timezone.make_aware does for zoneinfo zones
     return value
 
 
@@ -128,11 +132,12 @@ def post_rows(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
         cursor.execute(sql, params)
         raw = cursor.fetchall()
     rows = []
+    tz = connection.timezone
     for r in raw:
         row = dict(zip(POST_COLUMNS, r, strict=True))
         row["tags"] = _tags(row["tags"])
         row["pinned"], row["featured"], row["liked"] = bool(row["pinned"]), bool(row["featured"]), bool(row["liked"])
-        row["created_at"], row["edited_at"] = _dt(row["created_at"]), _dt(row["edited_at"])
+        row["created_at"], row["edited_at"] = _dt(row["created_at"], tz), _dt(row["edited_at"], tz)
         rows.append(row)
     return rows
 
