@@ -47,6 +47,9 @@ def _run(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers if args.workers > 1 else None,
             log_level=args.log_level,
+            # Access lines are logged at INFO: above that level uvicorn would still build each line's
+            # arguments (client address, path) for nothing.
+            access_log=args.log_level.lower() in ("trace", "debug", "info"),
             ws_max_size=128 * 1024,
             # Per-message deflate costs one compression per delivery; fan-out to big groups can't afford it.
             ws_per_message_deflate=False,
