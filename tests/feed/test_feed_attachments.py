@@ -74,6 +74,14 @@ def test_reorder_and_remove_on_edit(api_as, member):
     # b left the post but stays claimed by it (hidden with the post), not a loose circle file
     assert CircleFile.objects.get(public_id=b).attached_id == post["id"]
     assert PostAttachment.objects.filter(post_id=post["id"]).count() == 2
+    # the feed page and the post read the same files, in order; a deleted file is left out of both
+    listed = api.get(f"{BASE}/posts").data["items"]
+    assert [f["id"] for f in listed[0]["attachments"]] == [c, a]
+    from django.utils import timezone
+
+    CircleFile.objects.filter(public_id=c).update(deleted_at=timezone.now())
+    assert [f["id"] for f in api.get(f"{BASE}/posts").data["items"][0]["attachments"]] == [a]
+    assert [f["id"] for f in api.get(f"{BASE}/posts/{post['id']}").data["attachments"]] == [a]
 
 
 def test_foreign_used_or_unknown_files_are_refused(api_as, member, admin):
