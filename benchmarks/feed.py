@@ -18,8 +18,8 @@ Measured with concurrent keep-alive HTTP/1.1 clients (raw asyncio, in this proce
 Targets (the feed issue): api pages/s >= 400, p99 <= 150 ms, pages/s >= 0.35 x hello req/s, and the
 100k circle's pages no slower than the 1k circle's (ratio of p50 within 1.5x, shown as ratio). Options:
 ``--posts N`` (default 100000), ``--seconds S`` per measurement (default 6), ``--clients C`` (default 16),
-``--no-postgres``, ``--workers N`` (default 2; more than 1 needs Redis), ``--keep``. Exit status 1 when a
-target fails.
+``--no-postgres``, ``--workers N`` (default 2; more than 1 needs Redis), ``--http-threads N``, ``--keep``.
+Exit status 1 when a target fails.
 """
 
 from __future__ import annotations
@@ -370,6 +370,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2,
                         help="server processes (default: one per core of the 2-core target machine; more than 1 "
                              "uses Redis, as `quanzi run --workers` does)")
+    parser.add_argument("--http-threads", type=int, default=0,
+                        help="QUANZI_HTTP_THREADS of the servers (default: the server's own default, 8)")
     ARGS = args = parser.parse_args()
     redis_url = os.environ.get("QUANZI_REDIS_URL") or "redis://127.0.0.1:6379/0"
     if args.workers > 1 and not redis_ok(redis_url):
@@ -380,6 +382,8 @@ def main() -> int:
     try:
         env = base_env(workdir / "sqlite")
         env["QUANZI_BENCH"] = "1"
+        if args.http_threads:
+            env["QUANZI_HTTP_THREADS"] = str(args.http_threads)
         if args.workers > 1:
             env.update(QUANZI_REDIS_URL=redis_url, QUANZI_REDIS_PREFIX="quanzi-feed-" + secrets.token_hex(4))
         tables = [("SQLite", run_backend("sqlite", env, workdir, args))]
@@ -388,6 +392,8 @@ def main() -> int:
             try:
                 env_pg = base_env(workdir / "pg")
                 env_pg.update(QUANZI_BENCH="1", QUANZI_DATABASE_URL=pg, QUANZI_DB_CONN_MAX_AGE="60")
+                if args.http_threads:
+                    env_pg["QUANZI_HTTP_THREADS"] = str(args.http_threads)
                 if args.workers > 1:
                     env_pg.update(QUANZI_REDIS_URL=redis_url, QUANZI_REDIS_PREFIX=env["QUANZI_REDIS_PREFIX"])
                 tables.append(("PostgreSQL", run_backend("postgres", env_pg, workdir, args)))
