@@ -208,8 +208,7 @@ def membership_by_slug(slug: str, user_id: int, now: datetime) -> tuple[int, Mem
     values["muted_until"], values["paid_until"] = _dt(values["muted_until"]), _dt(values["paid_until"])
     names = [f.attname for f in Membership._meta.concrete_fields if f.attname in values]
     membership = Membership.from_db(connection.alias, names, [values[n] for n in names])
-    plan_ids = frozenset(int(p) for p in str(values["plans"]).split(",")) if values["plans"] else frozenset()
-    return values["circle_id"], membership, plan_ids
+    return values["circle_id"], membership, _plan_ids(values["plans"])
 
 
 def held_plan_ids(user_id: int, circle_id: int, now: datetime) -> frozenset[int]:
@@ -218,5 +217,9 @@ def held_plan_ids(user_id: int, circle_id: int, now: datetime) -> frozenset[int]
     sql = "SELECT " + _held_plans_sql("%s", "%s", params, now)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        value = cursor.fetchone()[0]
+        return _plan_ids(cursor.fetchone()[0])
+
+
+def _plan_ids(value: str | None) -> frozenset[int]:
+    """The ids ``_held_plans_sql`` aggregated ("3,7" or NULL)."""
     return frozenset(int(p) for p in str(value).split(",")) if value else frozenset()

@@ -160,7 +160,7 @@ def held_plan_ids(membership: Membership | None, now: datetime | None = None) ->
     (``granted_until`` in the future, or none: a lifetime purchase), while the membership itself is
     active and not expired. One query.
     """
-    if not is_member(membership) or circle_rules.paid_membership_expired(membership, now):
+    if not _may_hold_plans(membership, now):
         return frozenset()
     from .fastsql import held_plan_ids as held
 
@@ -170,9 +170,12 @@ def held_plan_ids(membership: Membership | None, now: datetime | None = None) ->
 def held_plans(membership: Membership | None, order_plan_ids: frozenset[int], now: datetime | None = None
                ) -> frozenset[int]:
     """:func:`held_plan_ids` when the orders' plans were read with the membership (the feed's fast path)."""
-    if not is_member(membership) or circle_rules.paid_membership_expired(membership, now):
-        return frozenset()
-    return order_plan_ids
+    return order_plan_ids if _may_hold_plans(membership, now) else frozenset()
+
+
+def _may_hold_plans(membership: Membership | None, now: datetime | None) -> bool:
+    """Plans count only for an active member whose paid membership has not expired."""
+    return is_member(membership) and not circle_rules.paid_membership_expired(membership, now)
 
 
 class Viewer:
