@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from quanzi.api import fastfeed
 from quanzi.api.api import api
 from quanzi.core.media import serve_image
 from quanzi.core.urltree import nest_routes
@@ -9,6 +10,7 @@ from quanzi.core.urltree import nest_routes
 _api_patterns, _api_app, _api_namespace = api.urls
 
 urlpatterns = [
+    fastfeed.route(_api_patterns),  # the API feed page's fast lane (api/fastfeed.py)
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     # The API's ~130 routes nested by segment (core/urltree.py): a request tries a few patterns, not all.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -51,6 +51,16 @@ def _from_row(model: type[Model], values: tuple, names: list[str],
     return model.from_db(connection.alias, names, converted)
 
 
+def usable_token_sql(params: list) -> str:
+    """The condition on ``t`` (the token) and ``u`` (its user) for a token that may authenticate.
+
+    Also used by ``feed.fastsql.bearer_membership``, which looks the token up together with the feed's
+    membership: both must refuse the same tokens.
+    """
+    params.append(True)
+    return "t.revoked_at IS NULL AND u.is_active = %s"
+
+
 @functools.cache
 def _lookup_sql() -> str:
     q = connection.ops.quote_name
@@ -60,20 +70,30 @@ def _lookup_sql() -> str:
     return (
         f"SELECT {select} FROM {q(ApiToken._meta.db_table)} t"  # noqa: S608 - names from the models
         f" JOIN {q(User._meta.db_table)} u ON u.id = t.user_id"
-        " WHERE t.key_hash = %s AND t.revoked_at IS NULL AND u.is_active = %s"
+        f" WHERE t.key_hash = %s AND {usable_token_sql([])}"
     )
 
 
-def active_token(raw: str | None) -> ApiToken | None:
-    """The unrevoked token (with its active user) for a raw bearer value, or None.
+def token_key_hash(raw: str | None) -> str | None:
+    """What a raw bearer value is stored and looked up by, or None for a value no token can have.
 
     Tokens are 32 random bytes, so a plain SHA-256 (not a slow password KDF) is what they are stored
     and looked up by: there is nothing to brute-force, and the lookup must stay cheap.
     """
     if not raw or not raw.startswith(ApiToken.PREFIX) or len(raw) > 100:
         return None
+    return hash_token(raw)
+
+
+def active_token(raw: str | None) -> ApiToken | None:
+    """The unrevoked token (with its active user) for a raw bearer value, or None."""
+    key_hash = token_key_hash(raw)
+    if key_hash is None:
+        return None
+    params: list = [key_hash]
+    usable_token_sql(params)
     with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(), [hash_token(raw), True])
+        cursor.execute(_lookup_sql(), params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -82,23 +102,27 @@ def active_token(raw: str | None) -> ApiToken | None:
     split = len(t_names)
     token = _from_row(ApiToken, row[:split], t_names, t_conv)
     token.user = _from_row(User, row[split:], u_names, u_conv)
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        _touch(token, now)
+    token.last_used_at = note_token_use(token.id, token.last_used_at)
     return token
 
 
-def _touch(token: ApiToken, now) -> None:
-    """Record use; the WHERE makes concurrent requests of one token write once per minute."""
+def note_token_use(token_id: int, last_used_at: datetime | None) -> datetime | None:
+    """Record a token's use at most once a minute; returns the (new) ``last_used_at``.
+
+    The WHERE makes concurrent requests of one token write once per minute.
+    """
+    now = timezone.now()
+    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+        return last_used_at
     ops = connection.ops
     table = ops.quote_name(ApiToken._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET last_used_at = %s WHERE id = %s"  # noqa: S608 - names from the models
             " AND (last_used_at IS NULL OR last_used_at < %s)",
-            [ops.adapt_datetimefield_value(now), token.id, ops.adapt_datetimefield_value(now - LAST_USED_RESOLUTION)],
+            [ops.adapt_datetimefield_value(now), token_id, ops.adapt_datetimefield_value(now - LAST_USED_RESOLUTION)],
         )
-    token.last_used_at = now
+    return now
 
 
 def api_tokens(user: User, *, include_revoked: bool) -> QuerySet[ApiToken]:

@@ -34,21 +34,21 @@ class BearerTokenAuth(HttpBearer):
         if user is None:
             raise NotAuthenticated(_("The bearer token is invalid or has been revoked."))
         request.user = user
-        _activate_preferences(request, user)
+        activate_preferences(request, user.timezone, user.language)
         return user
 
 
-def _activate_preferences(request: HttpRequest, user: User) -> None:
+def activate_preferences(request: HttpRequest, zone: str, language: str) -> None:
     """What UserPreferencesMiddleware does for sessions: messages in the user's language and zone.
 
     (The middleware ran before the token was known.) An explicit Accept-Language wins.
     """
     try:
-        timezone.activate(zoneinfo.ZoneInfo(user.timezone))
+        timezone.activate(zoneinfo.ZoneInfo(zone))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         timezone.deactivate()
-    if user.language and "HTTP_ACCEPT_LANGUAGE" not in request.META:
-        translation.activate(user.language)
+    if language and "HTTP_ACCEPT_LANGUAGE" not in request.META:
+        translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
 
 

@@ -52,7 +52,7 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _dt(value: Any, tz: Any = None) -> datetime | None:
+def db_datetime(value: Any, tz: Any = None) -> datetime | None:
     """A datetime read with a plain cursor, as the ORM returns it (SQLite hands back naive UTC).
 
     ``tz``: ``connection.timezone``, looked up once by a caller converting many rows (each lookup goes
@@ -90,13 +90,16 @@ def _visibility_sql(viewer: Viewer, params: list) -> str:
     return f" AND ({shown} OR (p.author_id = %s AND p.moderation_state <> %s))"
 
 
-def post_rows(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, int] | None = None,
-              limit: int, featured: bool = False, tag: str | None = None,
-              post_id: int | None = None) -> list[dict[str, Any]]:
-    """Undeleted posts the viewer may see, in feed order, with their authors (one statement)."""
-    t = _tables()
-    ops = connection.ops
-    params: list = [circle_id]
+ORDER = "ORDER BY p.pinned DESC, p.created_at DESC, p.id DESC"
+
+
+def page_where(circle_id: int, viewer: Viewer, params: list, *, after: tuple[bool, datetime, int] | None = None,
+               featured: bool = False, tag: str | None = None, post_id: int | None = None) -> str:
+    """The WHERE of a feed page (undeleted posts the viewer may see, after the cursor); appends its parameters.
+
+    Shared by ``post_rows`` and ``pagejson`` (the API page built as JSON by the database).
+    """
+    params.append(circle_id)
     where = "p.circle_id = %s AND p.deleted_at IS NULL"
     if post_id is not None:
         where += " AND p.id = %s"
@@ -105,29 +108,49 @@ def post_rows(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
         where += " AND p.featured = %s"
         params.append(True)
     if tag:
-        where += f" AND p.id IN (SELECT t.post_id FROM {t['tag']} t WHERE t.circle_id = %s AND t.name = %s)"
+        where += f" AND p.id IN (SELECT t.post_id FROM {_tables()['tag']} t WHERE t.circle_id = %s AND t.name = %s)"
         params += [circle_id, tag]
     if after is not None:
         where += " AND (p.pinned, p.created_at, p.id) < (%s, %s, %s)"
-        params += [after[0], ops.adapt_datetimefield_value(after[1]), after[2]]
-    where += _visibility_sql(viewer, params)
-    # The page is cut (ORDER BY … LIMIT on the index) before the authors are joined: with the join in
-    # the same SELECT, PostgreSQL misjudged the row comparison as matching one row, hashed the whole
-    # rest of the circle into a join and sorted it (~150 ms a page at 100k posts instead of ~1 ms).
-    # Whether the viewer liked each post is asked of the page's rows here too (the unique (post, user)
-    # index), not in a statement of its own: a round trip less per page.
-    order = "ORDER BY p.pinned DESC, p.created_at DESC, p.id DESC"
-    liked = f"EXISTS (SELECT 1 FROM {t['like']} l WHERE l.post_id = p.id AND l.user_id = %s)"
-    sql = (
-        "SELECT p.id, p.circle_id, p.author_id, p.title, p.body, p.body_html, p.tags, p.visibility, p.plan_id,"
-        " p.moderation_state, p.pinned, p.featured, p.like_count, p.comment_count, p.created_at, p.edited_at,"
-        f" p.deleted_at, u.username, u.display_name, u.avatar, {liked} FROM ("
-        "SELECT p.id, p.circle_id, p.author_id, p.title, p.body, p.body_html, p.tags, p.visibility, p.plan_id,"
-        " p.moderation_state, p.pinned, p.featured, p.like_count, p.comment_count, p.created_at, p.edited_at,"
-        f" p.deleted_at FROM {t['post']} p WHERE {where} {order} LIMIT %s"
-        f") p LEFT JOIN {t['user']} u ON u.id = p.author_id {order}"
-    )
-    params = [viewer.user_id, *params, limit]  # in the order of the placeholders: the select list comes first
+        params += [after[0], connection.ops.adapt_datetimefield_value(after[1]), after[2]]
+    return where + _visibility_sql(viewer, params)
+
+
+def liked_sql() -> str:
+    """Whether the viewer (one parameter) liked post ``p``: the unique (post, user) index."""
+    return f"EXISTS (SELECT 1 FROM {_tables()['like']} l WHERE l.post_id = p.id AND l.user_id = %s)"
+
+
+PAGE_COLUMNS = ("p.id, p.circle_id, p.author_id, p.title, p.body, p.body_html, p.tags, p.visibility, p.plan_id,"
+                " p.moderation_state, p.pinned, p.featured, p.like_count, p.comment_count, p.created_at,"
+                " p.edited_at, p.deleted_at")
+
+
+def page_sql(select: str, where: str) -> str:
+    """``select`` (over ``p``, the page's posts, and ``u``, their authors) for the posts matching ``where``.
+
+    The page is cut (ORDER BY … LIMIT on the index) before the authors are joined: with the join in
+    the same SELECT, PostgreSQL misjudged the row comparison as matching one row, hashed the whole
+    rest of the circle into a join and sorted it (~150 ms a page at 100k posts instead of ~1 ms).
+    Parameters: those of ``select``, then those of ``where``, then the limit.
+    """
+    t = _tables()
+    return (f"SELECT {select} FROM (SELECT {PAGE_COLUMNS} FROM {t['post']} p WHERE {where} {ORDER} LIMIT %s) p"
+            f" LEFT JOIN {t['user']} u ON u.id = p.author_id {ORDER}")
+
+
+def post_rows(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, int] | None = None,
+              limit: int, featured: bool = False, tag: str | None = None,
+              post_id: int | None = None) -> list[dict[str, Any]]:
+    """Undeleted posts the viewer may see, in feed order, with their authors (one statement).
+
+    Whether the viewer liked each post is asked of the page's rows here too, not in a statement of
+    its own: a round trip less per page.
+    """
+    params: list = [viewer.user_id]  # the select list's placeholder comes first
+    where = page_where(circle_id, viewer, params, after=after, featured=featured, tag=tag, post_id=post_id)
+    params.append(limit)
+    sql = page_sql(f"{PAGE_COLUMNS}, u.username, u.display_name, u.avatar, {liked_sql()}", where)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         raw = cursor.fetchall()
@@ -137,7 +160,7 @@ def post_rows(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
         row = dict(zip(POST_COLUMNS, r, strict=True))
         row["tags"] = _tags(row["tags"])
         row["pinned"], row["featured"], row["liked"] = bool(row["pinned"]), bool(row["featured"]), bool(row["liked"])
-        row["created_at"], row["edited_at"] = _dt(row["created_at"], tz), _dt(row["edited_at"], tz)
+        row["created_at"], row["edited_at"] = db_datetime(row["created_at"], tz), db_datetime(row["edited_at"], tz)
         rows.append(row)
     return rows
 
@@ -202,10 +225,52 @@ def membership_by_slug(slug: str, user_id: int, now: datetime) -> tuple[int, Mem
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, slug, user_id])
         row = cursor.fetchone()
+    return None if row is None else _membership(row)
+
+
+BEARER_COLUMNS = ("token_id", "last_used_at", "user_timezone", "user_language")
+
+
+def bearer_membership(key_hash: str, slug: str, now: datetime) -> tuple[dict[str, Any], int, Membership,
+                                                                         frozenset[int]] | None:
+    """``membership_by_slug`` for the holder of a usable bearer token, found in the same statement.
+
+    Returns (token facts: ``BEARER_COLUMNS``, circle id, membership, plans of current orders), or None
+    when the token is unknown, revoked or its user inactive, the circle is missing or the user holds
+    no membership in it: the caller then takes the standard path, which answers each of those.
+    """
+    from quanzi.accounts.models import ApiToken
+    from quanzi.accounts.selectors import usable_token_sql
+    from quanzi.circles.models import Circle
+
+    params: list = []
+    plans = _held_plans_sql("m.user_id", "m.circle_id", params, now)
+    params += [key_hash, slug]
+    usable = usable_token_sql(params)
+    sql = (
+        f"SELECT t.id, t.last_used_at, u.timezone, u.language,"
+        f" m.id, m.circle_id, m.user_id, m.role, m.status, m.muted_until, m.paid_until, {plans}"
+        f" FROM {_q(ApiToken._meta.db_table)} t JOIN {_tables()['user']} u ON u.id = t.user_id"
+        f" JOIN {_tables()['membership']} m ON m.user_id = u.id"
+        f" JOIN {_q(Circle._meta.db_table)} c ON c.id = m.circle_id"
+        f" WHERE t.key_hash = %s AND c.slug = %s AND {usable}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
     if row is None:
         return None
+    split = len(BEARER_COLUMNS)
+    token = dict(zip(BEARER_COLUMNS, row[:split], strict=True))
+    token["last_used_at"] = db_datetime(token["last_used_at"])
+    circle_id, membership, plans = _membership(row[split:])
+    return token, circle_id, membership, plans
+
+
+def _membership(row: tuple) -> tuple[int, Membership, frozenset[int]]:
+    """(circle id, membership, plan ids) of a row in ``MEMBERSHIP_COLUMNS`` order."""
     values = dict(zip(MEMBERSHIP_COLUMNS, row, strict=True))
-    values["muted_until"], values["paid_until"] = _dt(values["muted_until"]), _dt(values["paid_until"])
+    values["muted_until"], values["paid_until"] = db_datetime(values["muted_until"]), db_datetime(values["paid_until"])
     names = [f.attname for f in Membership._meta.concrete_fields if f.attname in values]
     membership = Membership.from_db(connection.alias, names, [values[n] for n in names])
     return values["circle_id"], membership, _plan_ids(values["plans"])

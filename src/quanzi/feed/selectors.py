@@ -85,12 +85,15 @@ def _avatar(name: str | None) -> str | None:
     return _avatar_url(name) if name else None
 
 
-def _author(row: dict[str, Any]) -> dict[str, Any] | None:
-    if row["author_id"] is None:
+def author_dict(author_id: int | None, username: str, display_name: str, avatar: str | None) -> dict[str, Any] | None:
+    """A post's or comment's author in the API's shape (``UserBrief``); None for a deleted account."""
+    if author_id is None:
         return None
-    username = row["author__username"]
-    return {"id": row["author_id"], "username": username, "name": row["author__display_name"] or username,
-            "avatar": _avatar(row["author__avatar"])}
+    return {"id": author_id, "username": username, "name": display_name or username, "avatar": _avatar(avatar)}
+
+
+def _author(row: dict[str, Any]) -> dict[str, Any] | None:
+    return author_dict(row["author_id"], row["author__username"], row["author__display_name"], row["author__avatar"])
 
 
 def attachment_dicts(post_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
@@ -119,12 +122,18 @@ def _attachment(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _post_dict(row: dict[str, Any], viewer: Viewer, files: dict[int, list], roles: dict[int, str]) -> dict[str, Any]:
-    is_author = row["author_id"] is not None and row["author_id"] == viewer.user_id
+def post_flags(author_id: int | None, viewer: Viewer, roles: dict[int, str]) -> tuple[bool, bool]:
+    """(can_edit, can_delete) of a post by ``author_id`` for the viewer; ``roles``: ``author_roles``."""
+    is_author = author_id is not None and author_id == viewer.user_id
     if viewer.moderator:
-        can_delete = rules.can_delete(viewer.membership, is_author=is_author, author_role=roles.get(row["author_id"]))
+        can_delete = rules.can_delete(viewer.membership, is_author=is_author, author_role=roles.get(author_id))
     else:  # what rules.can_delete answers for members, without the role lookups per row
         can_delete = is_author and viewer.active
+    return is_author and viewer.active, can_delete
+
+
+def _post_dict(row: dict[str, Any], viewer: Viewer, files: dict[int, list], roles: dict[int, str]) -> dict[str, Any]:
+    can_edit, can_delete = post_flags(row["author_id"], viewer, roles)
     return {
         "id": row["id"],
         "circle_id": row["circle_id"],
@@ -144,12 +153,12 @@ def _post_dict(row: dict[str, Any], viewer: Viewer, files: dict[int, list], role
         "created_at": row["created_at"],
         "edited_at": row["edited_at"],
         "attachments": files.get(row["id"], []),
-        "can_edit": is_author and viewer.active,
+        "can_edit": can_edit,
         "can_delete": can_delete,
     }
 
 
-def _author_roles(circle_id: int, viewer: Viewer, author_ids: set[int]) -> dict[int, str]:
+def author_roles(circle_id: int, viewer: Viewer, author_ids: set[int]) -> dict[int, str]:
     """Authors' roles, needed only to tell moderators which delete buttons work (members: own only)."""
     if not viewer.moderator or not author_ids:
         return {}
@@ -159,7 +168,7 @@ def _author_roles(circle_id: int, viewer: Viewer, author_ids: set[int]) -> dict[
 def post_dicts(rows: list[dict[str, Any]], viewer: Viewer, circle_id: int) -> list[dict[str, Any]]:
     """API/page dicts of ``fastsql.post_rows`` rows (which say whether the viewer liked each post)."""
     files = attachment_dicts([r["id"] for r in rows])
-    roles = _author_roles(circle_id, viewer, {r["author_id"] for r in rows if r["author_id"] is not None})
+    roles = author_roles(circle_id, viewer, {r["author_id"] for r in rows if r["author_id"] is not None})
     return [_post_dict(r, viewer, files, roles) for r in rows]
 
 
@@ -170,7 +179,7 @@ class PostPage:
 
 
 def _post_cursor(row: dict[str, Any]) -> str:
-    return encode_cursor(1 if row["pinned"] else 0, _micros(row["created_at"]), row["id"])
+    return post_cursor(row["pinned"], row["created_at"], row["id"])
 
 
 def visible_posts(circle: Circle, viewer: Viewer):
@@ -178,16 +187,8 @@ def visible_posts(circle: Circle, viewer: Viewer):
     return Post.objects.filter(circle_id=circle.id, deleted_at__isnull=True).filter(rules.post_filter(viewer))
 
 
-def feed_page(circle: Circle, viewer: Viewer, *, cursor: str | None = None, limit: int = DEFAULT_PAGE,
-              featured: bool = False, tag: str | None = None) -> PostPage:
-    """One page of the feed: pinned posts first, then newest first (ties broken by id).
-
-    ``cursor`` is ``next_cursor`` of the previous page. ``featured`` keeps the posts admins
-    featured (精华); ``tag`` keeps posts with that tag.
-    """
-    limit = max(1, min(int(limit), MAX_PAGE))
-    if not viewer.active:
-        return PostPage([], None)
+def page_arguments(cursor: str | None, tag: str | None) -> tuple[tuple[bool, datetime, int] | None, str | None]:
+    """(where the page starts, the tag as stored) from a feed page's ``cursor`` and ``tag``; 400 if invalid."""
     tag_name = None
     if tag:
         from .actions import clean_tag
@@ -200,6 +201,25 @@ def feed_page(circle: Circle, viewer: Viewer, *, cursor: str | None = None, limi
             raise InvalidInput(_("This page cursor is not valid; start again from the first page."),
                                code="invalid_cursor")
         after = (bool(pinned), _from_micros(micros), last_id)
+    return after, tag_name
+
+
+def post_cursor(pinned: bool, created_at: datetime, post_id: int) -> str:
+    """The cursor of the page after the post with these sort keys."""
+    return encode_cursor(1 if pinned else 0, _micros(created_at), post_id)
+
+
+def feed_page(circle: Circle, viewer: Viewer, *, cursor: str | None = None, limit: int = DEFAULT_PAGE,
+              featured: bool = False, tag: str | None = None) -> PostPage:
+    """One page of the feed: pinned posts first, then newest first (ties broken by id).
+
+    ``cursor`` is ``next_cursor`` of the previous page. ``featured`` keeps the posts admins
+    featured (精华); ``tag`` keeps posts with that tag.
+    """
+    limit = max(1, min(int(limit), MAX_PAGE))
+    if not viewer.active:
+        return PostPage([], None)
+    after, tag_name = page_arguments(cursor, tag)
     rows = fastsql.post_rows(circle.id, viewer, after=after, limit=limit + 1, featured=featured, tag=tag_name)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -291,7 +311,7 @@ def comment_dicts(rows: list[dict[str, Any]], viewer: Viewer, circle_id: int) ->
     if ids and viewer.user_id is not None:
         liked = set(CommentLike.objects.filter(user_id=viewer.user_id, comment_id__in=ids)
                     .values_list("comment_id", flat=True))
-    roles = _author_roles(circle_id, viewer, {r["author_id"] for r in rows if r["author_id"] is not None})
+    roles = author_roles(circle_id, viewer, {r["author_id"] for r in rows if r["author_id"] is not None})
     out = []
     for row in rows:
         is_author = row["author_id"] is not None and row["author_id"] == viewer.user_id

@@ -1,0 +1,113 @@
+# ruff: noqa: S608 - table and column names come from the models; every value is a query parameter.
+"""The API's feed page as JSON text written by the database.
+
+The API page is the hottest read (benchmarks/feed.py). Built in Python, each of its 20 posts went
+from a row of 17 values to a dict, to another dict in the API's shape, and through ``json.dumps``:
+about a third of the page's cost. Here the page statement (the same WHERE, order, limit and join as
+``fastsql.post_rows``) writes each post's plain fields as one JSON object (SQLite ``json_object``,
+PostgreSQL ``json_build_object``), and Python adds only what needs Python: the author (avatar URLs
+come from the storage backend), the attached files (download URLs), and ``can_edit``/``can_delete``
+(``selectors.post_flags``, the rules' answer).
+
+Same fields and values as ``selectors.post_dicts`` in the API's JSON encoding (datetimes as
+``DjangoJSONEncoder`` writes them: milliseconds, ``Z``); a test compares the two for every kind of post.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import datetime
+
+from django.db import connection
+
+from . import fastsql, selectors
+from .rules import Viewer
+
+# Sort keys and author columns read beside the JSON object (for the cursor, the author and the flags).
+EXTRA_COLUMNS = "p.id, p.author_id, p.pinned, p.created_at, u.username, u.display_name, u.avatar"
+
+
+def _sqlite_time(column: str) -> str:
+    """SQLite keeps datetimes as naive UTC text, with ``.ffffff`` only when there are microseconds."""
+    return (f"CASE WHEN {column} IS NULL THEN NULL WHEN length({column}) = 19 THEN replace({column}, ' ', 'T') || 'Z'"
+            f" ELSE substr(replace({column}, ' ', 'T'), 1, 23) || 'Z' END")
+
+
+def _postgres_time(column: str) -> str:
+    """The same text from a ``timestamptz`` (the connection works in UTC): no fraction when it is zero."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (f"CASE WHEN {column} IS NULL THEN NULL"
+            f" WHEN mod(extract(microseconds FROM {utc})::bigint, 1000000) = 0"
+            f" THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+            f" ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') END")
+
+
+@functools.cache
+def _object_sql(vendor: str) -> str:
+    """One post's plain fields as a JSON object (one parameter: the viewer, for ``liked``)."""
+    liked = fastsql.liked_sql()
+    if vendor == "postgresql":
+        build, time = "json_build_object", _postgres_time
+        tags = "CASE WHEN p.tags IS NULL OR jsonb_typeof(p.tags) = 'null' THEN '[]'::jsonb ELSE p.tags END"
+        pinned, featured, liked_value = "p.pinned", "p.featured", liked
+    else:  # SQLite: JSON is text, booleans are integers
+        build, time = "json_object", _sqlite_time
+        tags = "CASE WHEN p.tags IS NULL OR p.tags = 'null' THEN json('[]') ELSE json(p.tags) END"
+
+        def boolean(condition: str) -> str:
+            return f"json(CASE WHEN {condition} THEN 'true' ELSE 'false' END)"
+
+        pinned, featured, liked_value = boolean("p.pinned"), boolean("p.featured"), boolean(liked)
+    fields = [
+        ("id", "p.id"), ("circle_id", "p.circle_id"), ("title", "p.title"), ("body", "p.body"),
+        ("html", "p.body_html"), ("tags", tags), ("visibility", "p.visibility"), ("plan_id", "p.plan_id"),
+        ("moderation_state", "p.moderation_state"), ("pinned", pinned), ("featured", featured),
+        ("like_count", "p.like_count"), ("comment_count", "p.comment_count"), ("liked", liked_value),
+        ("created_at", time("p.created_at")), ("edited_at", time("p.edited_at")),
+    ]
+    obj = f"{build}({', '.join(f"'{name}', {value}" for name, value in fields)})"
+    return f"{obj}::text" if vendor == "postgresql" else obj  # as text: psycopg would parse json into dicts
+
+
+# One encoder for the page (``json.dumps`` with options builds a new one per call).
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, int] | None, limit: int,
+              featured: bool = False, tag: str | None = None) -> tuple[str, str | None]:
+    """(the page's posts as a JSON array, the next page's cursor or None): ``selectors.feed_page`` as JSON.
+
+    ``after`` and ``tag`` as ``selectors.page_arguments`` returns them.
+    """
+    limit = max(1, min(int(limit), selectors.MAX_PAGE))
+    if not viewer.active:
+        return "[]", None
+    params: list = [viewer.user_id]  # the object's placeholder (liked) comes first
+    where = fastsql.page_where(circle_id, viewer, params, after=after, featured=featured, tag=tag)
+    params.append(limit + 1)
+    sql = fastsql.page_sql(f"{_object_sql(connection.vendor)}, {EXTRA_COLUMNS}", where)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not rows:
+        return "[]", None
+    files = selectors.attachment_dicts([r[1] for r in rows])
+    roles = selectors.author_roles(circle_id, viewer, {r[2] for r in rows if r[2] is not None})
+    authors: dict[int | None, str] = {None: "null"}
+    parts = []
+    for obj, post_id, author_id, _pinned, _created, username, display_name, avatar in rows:
+        author = authors.get(author_id)
+        if author is None:
+            author = authors[author_id] = _dumps(selectors.author_dict(author_id, username, display_name, avatar))
+        can_edit, can_delete = selectors.post_flags(author_id, viewer, roles)
+        attached = files.get(post_id)
+        parts.append(f'{obj[:-1]},"author":{author},"attachments":{_dumps(attached) if attached else "[]"},'
+                     f'"can_edit":{"true" if can_edit else "false"},"can_delete":{"true" if can_delete else "false"}}}')
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = selectors.post_cursor(bool(last[3]), fastsql.db_datetime(last[4]), last[1])
+    return f"[{','.join(parts)}]", next_cursor
