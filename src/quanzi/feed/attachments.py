@@ -35,3 +35,11 @@ def download_url(public_id: str) -> str:
 
 def thumbnail_url(public_id: str) -> str:
     return _url(THUMBNAIL_URL_NAME, public_id)
+
+
+def url_parts() -> tuple[tuple[str, str], tuple[str, str]]:
+    """((head, tail) of download URLs, (head, tail) of thumbnail URLs): the text around a file's public id.
+
+    For building the URLs in SQL (``feed.pagejson``); ``download_url`` and ``thumbnail_url`` give the same.
+    """
+    return _pattern(DOWNLOAD_URL_NAME), _pattern(THUMBNAIL_URL_NAME)

@@ -3,11 +3,14 @@
 
 The API page is the hottest read (benchmarks/feed.py). Built in Python, each of its 20 posts went
 from a row of 17 values to a dict, to another dict in the API's shape, and through ``json.dumps``:
-about a third of the page's cost. Here the page statement (the same WHERE, order, limit and join as
-``fastsql.post_rows``) writes each post's plain fields as one JSON object (SQLite ``json_object``,
-PostgreSQL ``json_build_object``), and Python adds only what needs Python: the author (avatar URLs
-come from the storage backend), the attached files (download URLs), and ``can_edit``/``can_delete``
-(``selectors.post_flags``, the rules' answer).
+about a third of the page's cost. Here one statement (the same WHERE, order, limit and author join
+as ``fastsql.post_rows``) writes each post's plain fields and each attached file as JSON objects
+(SQLite ``json_object``, PostgreSQL ``json_build_object``); the files are joined to the page's rows
+(one row per file, in position order; a post without files gives one row), and so are the authors'
+roles when the reader is a moderator (``can_delete`` depends on them). Python adds only what needs
+Python: the author (avatar URLs come from the storage backend) and ``can_edit``/``can_delete``
+(``selectors.post_flags``, the rules' answer). A second statement per page was a round trip of its
+own, which on PostgreSQL costs the server more than the query.
 
 Same fields and values as ``selectors.post_dicts`` in the API's JSON encoding (datetimes as
 ``DjangoJSONEncoder`` writes them: milliseconds, ``Z``); a test compares the two for every kind of post.
@@ -24,7 +27,7 @@ from django.db import connection
 from . import fastsql, selectors
 from .rules import Viewer
 
-# Sort keys and author columns read beside the JSON object (for the cursor, the author and the flags).
+# Sort keys and author columns read beside the JSON objects (for the cursor, the author and the flags).
 EXTRA_COLUMNS = "p.id, p.author_id, p.pinned, p.created_at, u.username, u.display_name, u.avatar"
 
 
@@ -66,8 +69,41 @@ def _object_sql(vendor: str) -> str:
         ("like_count", "p.like_count"), ("comment_count", "p.comment_count"), ("liked", liked_value),
         ("created_at", time("p.created_at")), ("edited_at", time("p.edited_at")),
     ]
-    obj = f"{build}({', '.join(f"'{name}', {value}" for name, value in fields)})"
-    return f"{obj}::text" if vendor == "postgresql" else obj  # as text: psycopg would parse json into dicts
+    return _as_text(vendor, f"{build}({', '.join(f"'{name}', {value}" for name, value in fields)})")
+
+
+def _as_text(vendor: str, json_value: str) -> str:
+    return f"{json_value}::text" if vendor == "postgresql" else json_value  # psycopg would parse json into dicts
+
+
+@functools.cache
+def _file_sql(vendor: str) -> str:
+    """One attached file as a JSON object, or NULL (no file, or a deleted one); four parameters: URL parts."""
+    build = "json_build_object" if vendor == "postgresql" else "json_object"
+    fields = [
+        ("id", "f.public_id"), ("name", "f.name"), ("kind", "f.kind"), ("size", "b.size"),
+        ("content_type", "b.content_type"), ("url", "%s || f.public_id || %s"),
+        ("thumbnail_url", "CASE WHEN f.thumbnail_id IS NULL THEN NULL ELSE %s || f.public_id || %s END"),
+    ]
+    obj = _as_text(vendor, f"{build}({', '.join(f"'{name}', {value}" for name, value in fields)})")
+    return f"CASE WHEN f.id IS NULL THEN NULL ELSE {obj} END"
+
+
+@functools.cache
+def _joins(moderator: bool) -> str:
+    """The page's files (deleted ones join as NULL), and for moderators the authors' memberships."""
+    from quanzi.archive.models import Blob, CircleFile
+
+    from .models import PostAttachment
+
+    q = connection.ops.quote_name
+    joins = (f" LEFT JOIN {q(PostAttachment._meta.db_table)} a ON a.post_id = p.id"
+             f" LEFT JOIN {q(CircleFile._meta.db_table)} f ON f.id = a.file_id AND f.deleted_at IS NULL"
+             f" LEFT JOIN {q(Blob._meta.db_table)} b ON b.id = f.blob_id")
+    if moderator:
+        membership = fastsql._tables()["membership"]
+        joins += f" LEFT JOIN {membership} r ON r.circle_id = p.circle_id AND r.user_id = p.author_id"
+    return joins
 
 
 # One encoder for the page (``json.dumps`` with options builds a new one per call).
@@ -83,31 +119,40 @@ def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
     limit = max(1, min(int(limit), selectors.MAX_PAGE))
     if not viewer.active:
         return "[]", None
-    params: list = [viewer.user_id]  # the object's placeholder (liked) comes first
+    from . import attachments
+
+    download, thumbnail = attachments.url_parts()
+    params: list = [viewer.user_id, *download, *thumbnail]  # the select list's placeholders come first
     where = fastsql.page_where(circle_id, viewer, params, after=after, featured=featured, tag=tag)
-    params.append(limit + 1)
-    sql = fastsql.page_sql(f"{_object_sql(connection.vendor)}, {EXTRA_COLUMNS}", where)
+    vendor = connection.vendor
+    role = "r.role" if viewer.moderator else "NULL"
+    sql = fastsql.page_sql(f"{_object_sql(vendor)}, {EXTRA_COLUMNS}, {role}, {_file_sql(vendor)}", where,
+                           limit + 1, joins=_joins(viewer.moderator), then=", a.position, a.id")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if not rows:
+    posts: list[list] = []  # [post row, its files' JSON], in page order
+    for row in rows:
+        if not posts or posts[-1][0][1] != row[1]:
+            posts.append([row, []])
+        if row[9] is not None:
+            posts[-1][1].append(row[9])
+    more = len(posts) > limit
+    posts = posts[:limit]
+    if not posts:
         return "[]", None
-    files = selectors.attachment_dicts([r[1] for r in rows])
-    roles = selectors.author_roles(circle_id, viewer, {r[2] for r in rows if r[2] is not None})
+    roles = {row[2]: row[8] for row, _files in posts if row[8] is not None}
     authors: dict[int | None, str] = {None: "null"}
     parts = []
-    for obj, post_id, author_id, _pinned, _created, username, display_name, avatar in rows:
+    for (obj, _id, author_id, _pinned, _created, username, display_name, avatar, _role, _file), files in posts:
         author = authors.get(author_id)
         if author is None:
             author = authors[author_id] = _dumps(selectors.author_dict(author_id, username, display_name, avatar))
         can_edit, can_delete = selectors.post_flags(author_id, viewer, roles)
-        attached = files.get(post_id)
-        parts.append(f'{obj[:-1]},"author":{author},"attachments":{_dumps(attached) if attached else "[]"},'
+        parts.append(f'{obj[:-1]},"author":{author},"attachments":[{",".join(files)}],'
                      f'"can_edit":{"true" if can_edit else "false"},"can_delete":{"true" if can_delete else "false"}}}')
     next_cursor = None
     if more:
-        last = rows[-1]
+        last = posts[-1][0]
         next_cursor = selectors.post_cursor(bool(last[3]), fastsql.db_datetime(last[4]), last[1])
     return f"[{','.join(parts)}]", next_cursor
