@@ -16,8 +16,11 @@ Measured with concurrent keep-alive HTTP/1.1 clients (raw asyncio, in this proce
   - html:  ``GET /c/<slug>/feed/?cursor=…`` with ``HX-Request`` (the "load more" fragment, session cookie)
 
 Targets (the feed issue): api pages/s >= 400, p99 <= 150 ms, pages/s >= 0.35 x hello req/s, and the
-100k circle's pages no slower than the 1k circle's (ratio of p50 within 1.5x, shown as ratio). Options:
-``--posts N`` (default 100000), ``--seconds S`` per measurement (default 6), ``--clients C`` (default 16),
+100k circle's pages no slower than the 1k circle's (ratio of p50 within 1.5x, shown as ratio). The
+measurements take turns (hello, api 100k, api 1k, html 100k, html 1k, then again, ``--rounds`` times)
+so that the machine's drift hits them alike. Options:
+``--posts N`` (default 100000), ``--seconds S`` per measurement (default 6, split over the rounds),
+``--rounds R`` (default 3), ``--clients C`` (default 16),
 ``--no-postgres``, ``--workers N`` (default 2; more than 1 needs Redis), ``--http-threads N``, ``--keep``.
 Exit status 1 when a target fails.
 """
@@ -223,16 +226,16 @@ async def _client(port: int, paths: list[str], headers: str, deadline: float, re
 
 
 async def measure(name: str, port: int, paths: list[str], headers: dict[str, str], seconds: float,
-                  clients: int, pid: int) -> Result:
+                  clients: int, pid: int, *, warm_up: bool = True, seed: int = 100) -> Result:
     header_text = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     result = Result(name)
-    # warm up (connections, caches, the first request's lazy imports), not counted
-    warm = Result(name + " warm-up")
-    await asyncio.gather(*(_client(port, paths, header_text, time.perf_counter() + 1.0, warm, random.Random(i))
-                           for i in range(clients)))
+    if warm_up:  # connections, caches, the first request's lazy imports: not counted
+        warm = Result(name + " warm-up")
+        await asyncio.gather(*(_client(port, paths, header_text, time.perf_counter() + 1.0, warm, random.Random(i))
+                               for i in range(clients)))
     started, cpu_before = time.perf_counter(), tree_cpu_seconds(pid)
     deadline = started + seconds
-    await asyncio.gather(*(_client(port, paths, header_text, deadline, result, random.Random(100 + i))
+    await asyncio.gather(*(_client(port, paths, header_text, deadline, result, random.Random(seed + i))
                            for i in range(clients)))
     result.seconds = time.perf_counter() - started
     result.cpu = tree_cpu_seconds(pid) - cpu_before
@@ -276,15 +279,31 @@ def run_backend(label: str, env: dict, workdir: Path, args) -> list[tuple[str, R
             ("html 100k", html_paths("big"), cookie),
             ("html 1k", html_paths("small"), cookie),
         ]
-        for name, paths, headers in plan:
-            result = asyncio.run(measure(name, port, paths, headers, args.seconds, args.clients, server.pid))
-            results.append((name, result))
-            print(f"[{label}] {name:<10} {result.rate:8.0f}/s  p50 {result.pct(50):6.1f} ms"
-                  f"  p99 {result.pct(99):6.1f} ms  server CPU {result.cpu_ms:.2f} ms/req  errors {result.errors}",
-                  flush=True)
+        # The measurements take turns, ``--rounds`` times, each for its share of ``--seconds``: this VM's
+        # speed drifts by up to 2x within minutes, and a ratio of two measurements taken a minute
+        # apart measured the drift as much as the page.
+        totals = {name: Result(name) for name, _paths, _headers in plan}
+        for round_no in range(args.rounds):
+            for name, paths, headers in plan:
+                part = asyncio.run(measure(name, port, paths, headers, args.seconds / args.rounds, args.clients,
+                                           server.pid, warm_up=round_no == 0, seed=100 + 1000 * round_no))
+                _add(totals[name], part)
+                print(f"[{label}] round {round_no + 1}: {name:<10} {part.rate:8.0f}/s  p50 {part.pct(50):6.1f} ms"
+                      f"  p99 {part.pct(99):6.1f} ms  server CPU {part.cpu_ms:.2f} ms/req  errors {part.errors}",
+                      flush=True)
+        results = [(name, totals[name]) for name, _paths, _headers in plan]
     finally:
         server.stop()
     return results
+
+
+def _add(total: Result, part: Result) -> None:
+    total.count += part.count
+    total.errors += part.errors
+    total.seconds += part.seconds
+    total.latencies += part.latencies
+    total.bytes += part.bytes
+    total.cpu += part.cpu
 
 
 def _has_uvloop() -> bool:
@@ -363,7 +382,9 @@ def main() -> int:
     global ARGS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--posts", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="per measurement, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="the measurements take turns this many times (default 3), so drift hits all alike")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--keep", action="store_true")

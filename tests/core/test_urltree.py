@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, URLResolver, include, path, resolve, rev
 from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RoutePattern
 
+from quanzi.api import fastfeed
 from quanzi.api.api import api
 from quanzi.core.urltree import nest_routes
 
@@ -51,7 +52,10 @@ def test_every_api_route_resolves_as_before():
         for sample in sample_paths(pattern.pattern._route):
             try:
                 mine = resolve("/api/" + sample)
-                mine = (mine.url_name, mine.kwargs, mine.route)
+                # The feed page's fast lane (api/fastfeed.py) answers list_posts' paths before the API's
+                # routes, and hands everything it doesn't take to list_posts' view.
+                name = fastfeed.ROUTE_NAME if mine.url_name == fastfeed.LANE_NAME else mine.url_name
+                mine = (name, mine.kwargs, mine.route)
             except Resolver404:
                 mine = None
             assert mine == outcome(flat, "api/" + sample), sample

@@ -36,6 +36,7 @@ from quanzi.feed.rules import Viewer, held_plans
 from .auth import activate_preferences
 
 ROUTE_NAME = "list_posts"  # the django-ninja operation this lane sits in front of
+LANE_NAME = "feed_page_fast_lane"  # the lane's own URL name
 QUERY_KEYS = frozenset({"cursor", "limit", "featured", "tag"})
 _FLAGS = {"true": True, "false": False, "1": True, "0": False}
 
@@ -112,5 +113,5 @@ def route(patterns: list, prefix: str = "api/") -> Any:
     for pattern in patterns:
         if isinstance(pattern, URLPattern) and pattern.name == ROUTE_NAME:
             return path(prefix + pattern.pattern._route, in_front_of(pattern.callback), pattern.default_args,
-                        name="feed_page_fast_lane")
+                        name=LANE_NAME)
     raise RuntimeError(f"the API has no {ROUTE_NAME!r} route to put the feed's fast lane in front of")

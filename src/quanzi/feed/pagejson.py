@@ -28,7 +28,9 @@ from . import fastsql, selectors
 from .rules import Viewer
 
 # Sort keys and author columns read beside the JSON objects (for the cursor, the author and the flags).
-EXTRA_COLUMNS = "p.id, p.author_id, p.pinned, p.created_at, u.username, u.display_name, u.avatar"
+# On SQLite created_at is read as text (an expression has no declared type, so Django's converter
+# does not parse it on every row): only the last row's is used, for the cursor.
+EXTRA_COLUMNS = "p.id, p.author_id, p.pinned, {created_at}, u.username, u.display_name, u.avatar"
 
 
 def _sqlite_time(column: str) -> str:
@@ -110,6 +112,12 @@ def _joins(moderator: bool) -> str:
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+@functools.lru_cache(maxsize=4096)
+def _author_json(author_id: int | None, username: str, display_name: str, avatar: str | None) -> str:
+    """An author's JSON; the key is everything it is made of, so a renamed author is a new entry."""
+    return _dumps(selectors.author_dict(author_id, username, display_name, avatar))
+
+
 def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, int] | None, limit: int,
               featured: bool = False, tag: str | None = None) -> tuple[str, str | None]:
     """(the page's posts as a JSON array, the next page's cursor or None): ``selectors.feed_page`` as JSON.
@@ -126,7 +134,8 @@ def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
     where = fastsql.page_where(circle_id, viewer, params, after=after, featured=featured, tag=tag)
     vendor = connection.vendor
     role = "r.role" if viewer.moderator else "NULL"
-    sql = fastsql.page_sql(f"{_object_sql(vendor)}, {EXTRA_COLUMNS}, {role}, {_file_sql(vendor)}", where,
+    extra = EXTRA_COLUMNS.format(created_at="p.created_at" if vendor == "postgresql" else "p.created_at || ''")
+    sql = fastsql.page_sql(f"{_object_sql(vendor)}, {extra}, {role}, {_file_sql(vendor)}", where,
                            limit + 1, joins=_joins(viewer.moderator), then=", a.position, a.id")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -142,12 +151,9 @@ def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
     if not posts:
         return "[]", None
     roles = {row[2]: row[8] for row, _files in posts if row[8] is not None}
-    authors: dict[int | None, str] = {None: "null"}
     parts = []
     for (obj, _id, author_id, _pinned, _created, username, display_name, avatar, _role, _file), files in posts:
-        author = authors.get(author_id)
-        if author is None:
-            author = authors[author_id] = _dumps(selectors.author_dict(author_id, username, display_name, avatar))
+        author = _author_json(author_id, username, display_name, avatar)
         can_edit, can_delete = selectors.post_flags(author_id, viewer, roles)
         parts.append(f'{obj[:-1]},"author":{author},"attachments":[{",".join(files)}],'
                      f'"can_edit":{"true" if can_edit else "false"},"can_delete":{"true" if can_delete else "false"}}}')
