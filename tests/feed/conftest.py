@@ -61,3 +61,23 @@ def make_attachment(settings, tmp_path):
         return f
 
     return make
+
+
+@pytest.fixture
+def paid_plans(circle, owner, make_user):
+    """Two paid plans of the circle and a member ("payer") whose order for the first is paid.
+
+    Call after the other members joined: once the circle has plans, joining needs a payment.
+    """
+    from quanzi.payments import actions as payment_actions
+
+    def make():
+        plan = payment_actions.do_create_plan(actor=owner, circle=circle, name="Y", kind="yearly", amount=100)
+        other = payment_actions.do_create_plan(actor=owner, circle=circle, name="M", kind="monthly", amount=10)
+        payer = make_user("payer")
+        order = payment_actions.do_create_order(user=payer, circle=circle, plan_id=plan.id, provider="manual",
+                                                idempotency_key="k").order
+        payment_actions.do_mark_order_paid(order=order)
+        return plan, other, payer
+
+    return make

@@ -75,21 +75,14 @@ def _file(post, position, *, thumbnail=False, deleted=False):
 
 
 @pytest.fixture
-def rich_feed(circle, owner, admin, moderator, member, make_user):
+def rich_feed(circle, owner, admin, moderator, member, make_user, paid_plans):
     """Posts of every kind: plans, moderation states, pins, features, tags, files, odd timestamps."""
-    from quanzi.payments import actions as payment_actions
-
     author = make_user("author", display_name="作者 Ann")
     gone = make_user("gone")
     for user in (author, gone):
         circle_actions.do_join_circle(user=user, circle=circle)
     type(author).objects.filter(id=author.id).update(avatar="avatars/ann.png")
-    plan = payment_actions.do_create_plan(actor=owner, circle=circle, name="Y", kind="yearly", amount=100)
-    other = payment_actions.do_create_plan(actor=owner, circle=circle, name="M", kind="monthly", amount=10)
-    payer = make_user("payer")
-    order = payment_actions.do_create_order(user=payer, circle=circle, plan_id=plan.id, provider="manual",
-                                            idempotency_key="k").order
-    payment_actions.do_mark_order_paid(order=order)
+    plan, other, payer = paid_plans()
 
     def post(user, body, **fields):
         return actions.do_create_post(actor=user, circle=circle, body=body, **fields)

@@ -126,18 +126,13 @@ def test_comment_page_query_count_is_fixed(circle, member, admin, post_as, api_a
 
 
 @pytest.mark.parametrize("who", ["member", "moderator", "author", "payer"])
-def test_raw_sql_visibility_matches_the_orm_rule(circle, owner, member, moderator, admin, make_user, post_as, who):
+def test_raw_sql_visibility_matches_the_orm_rule(circle, member, moderator, admin, make_user, post_as, paid_plans,
+                                                who):
     from quanzi.chat.models import ModerationState
-    from quanzi.payments import actions as payment_actions
 
     author = make_user("author")
     circle_actions.do_join_circle(user=author, circle=circle)  # before the circle becomes paid
-    plan = payment_actions.do_create_plan(actor=owner, circle=circle, name="Y", kind="yearly", amount=100)
-    other = payment_actions.do_create_plan(actor=owner, circle=circle, name="M", kind="monthly", amount=10)
-    payer = make_user("payer")
-    order = payment_actions.do_create_order(user=payer, circle=circle, plan_id=plan.id, provider="manual",
-                                            idempotency_key="k").order
-    payment_actions.do_mark_order_paid(order=order)
+    plan, other, payer = paid_plans()
     for vis, plan_id in (("members", None), ("moderators", None), ("plan", plan.id), ("plan", other.id)):
         for state in ModerationState.values:
             for writer in (admin, author):
