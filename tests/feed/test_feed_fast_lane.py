@@ -7,6 +7,7 @@ exactly the operation's answer, errors included.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -116,10 +117,8 @@ def rich_feed(circle, owner, admin, moderator, member, make_user, paid_plans):
     _file(made[10], position=0)
     for p in made[::3]:
         for liker in (member, payer, moderator):
-            try:
+            with contextlib.suppress(NotFound):  # a post this liker may not see
                 actions.do_like_post(actor=liker, circle=circle, post_id=p.id)
-            except NotFound:  # a post this liker may not see
-                pass
     type(gone).objects.filter(id=gone.id).delete()  # posts keep a null author
     return {"author": author, "payer": payer, "plan": plan}
 

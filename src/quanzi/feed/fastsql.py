@@ -22,9 +22,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from quanzi.accounts.models import User
+from quanzi.accounts.models import ApiToken, User
+from quanzi.accounts.selectors import usable_token_sql
 from quanzi.chat.models import ModerationState
-from quanzi.circles.models import Membership
+from quanzi.circles.models import Circle, Membership
 
 from .models import Post, PostAttachment, PostLike, PostTag, PostVisibility
 from .rules import Viewer
@@ -227,8 +228,6 @@ def membership_by_slug(slug: str, user_id: int, now: datetime) -> tuple[int, Mem
     membership's own state. Only the fast path of the API's feed page: None sends the caller to
     ``circles.access`` for the standard answer (a missing circle, an id instead of a slug, no membership).
     """
-    from quanzi.circles.models import Circle
-
     params: list = []
     plans = _held_plans_sql("m.user_id", "m.circle_id", params, now)
     sql = (
@@ -253,10 +252,6 @@ def bearer_membership(key_hash: str, slug: str, now: datetime) -> tuple[dict[str
     when the token is unknown, revoked or its user inactive, the circle is missing or the user holds
     no membership in it: the caller then takes the standard path, which answers each of those.
     """
-    from quanzi.accounts.models import ApiToken
-    from quanzi.accounts.selectors import usable_token_sql
-    from quanzi.circles.models import Circle
-
     params: list = []
     plans = _held_plans_sql("m.user_id", "m.circle_id", params, now)
     params += [key_hash, slug]

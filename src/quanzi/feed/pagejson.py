@@ -24,7 +24,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from . import fastsql, selectors
+from . import attachments, fastsql, selectors
 from .rules import Viewer
 
 # Sort keys and author columns read beside the JSON objects (for the cursor, the author and the flags).
@@ -127,8 +127,6 @@ def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
     limit = max(1, min(int(limit), selectors.MAX_PAGE))
     if not viewer.active:
         return "[]", None
-    from . import attachments
-
     download, thumbnail = attachments.url_parts()
     params: list = [viewer.user_id, *download, *thumbnail]  # the select list's placeholders come first
     where = fastsql.page_where(circle_id, viewer, params, after=after, featured=featured, tag=tag)
