@@ -41,13 +41,13 @@ def lane(monkeypatch):
             return monkeypatch.context()
 
     state = Lane()
-    real = pagejson.page_json
+    real = pagejson.page_result
 
     def counting(*args, **kwargs):
         state.pages += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pagejson, "page_json", counting)
+    monkeypatch.setattr(pagejson, "page_result", counting)
     return state
 
 
@@ -120,7 +120,7 @@ def rich_feed(circle, owner, admin, moderator, member, make_user, paid_plans):
             with contextlib.suppress(NotFound):  # a post this liker may not see
                 actions.do_like_post(actor=liker, circle=circle, post_id=p.id)
     type(gone).objects.filter(id=gone.id).delete()  # posts keep a null author
-    return {"author": author, "payer": payer, "plan": plan}
+    return {"author": author, "payer": payer, "plan": plan, "other": other}
 
 
 def _walk(api, url, monkeypatch):
@@ -275,3 +275,128 @@ def test_reversing_the_operation_gives_the_lanes_path():
 def test_the_lane_refuses_to_start_without_its_route():
     with pytest.raises(RuntimeError, match="list_posts"):
         fastfeed.route([])
+
+
+# --- a token's next page in one statement (pagejson.bearer_page), read for the reader of its last page ---
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_readers(monkeypatch):
+    """Each test starts with no token's last reader remembered (they live in the process)."""
+    monkeypatch.setattr(fastfeed, "_last_readers", {})
+
+
+def _two_pages(api, monkeypatch, url=f"{BASE}?limit=2"):
+    """A first page (remembers the reader) and the next one, each compared with the operation's."""
+    first = api.get(url)
+    _same(first, _operation(api, url, monkeypatch))
+    following = f"{url}&cursor={first.json()['next_cursor']}"
+    return first, following
+
+
+def test_a_tokens_next_page_is_one_statement(api_as, rich_feed, member, lane, monkeypatch,
+                                             django_assert_num_queries):
+    api = api_as(member)
+    api.get("/api/me")  # last_used_at written: measure the steady state
+    _first, following = _two_pages(api, monkeypatch)
+    with django_assert_num_queries(1):
+        second = api.get(following)
+    _same(second, _operation(api, following, monkeypatch))
+    assert len(second.json()["items"]) == 2 and lane.pages == 2
+    assert len(fastfeed._last_readers) == 1  # one token, one circle
+
+
+@pytest.mark.parametrize("change", ["promoted", "demoted", "bought a plan", "paid period ended"])
+def test_a_changed_reader_gets_the_page_read_again(api_as, rich_feed, member, moderator, owner, lane, monkeypatch,
+                                                     django_assert_num_queries, change):
+    """The page read for the remembered reader is not used when the token's viewer differs: role or plans changed."""
+    from quanzi.payments import actions as payment_actions
+
+    user = {"promoted": member, "demoted": moderator, "bought a plan": rich_feed["payer"],
+            "paid period ended": rich_feed["payer"]}[change]
+    api = api_as(user)
+    api.get("/api/me")
+    first, following = _two_pages(api, monkeypatch, f"{BASE}?limit=3")
+    circle = rich_feed["plan"].circle
+    if change == "promoted":
+        circle_actions.do_set_role(actor=owner, circle=circle, user_id=member.id, role="moderator")
+    elif change == "demoted":
+        circle_actions.do_set_role(actor=owner, circle=circle, user_id=moderator.id, role="member")
+    elif change == "bought a plan":
+        order = payment_actions.do_create_order(user=user, circle=circle, plan_id=rich_feed["other"].id,
+                                                provider="manual", idempotency_key="m").order
+        payment_actions.do_mark_order_paid(order=order)
+    else:
+        from quanzi.circles.models import Membership
+
+        Membership.objects.filter(circle=circle, user=user).update(paid_until=timezone.now() - timedelta(days=1))
+    before = fastfeed._last_readers[(next(iter(fastfeed._last_readers))[0], "runners")]
+    with django_assert_num_queries(2):  # token + the page for the old reader, then the page for the new one
+        second = api.get(following)
+    _same(second, _operation(api, following, monkeypatch))
+    after = fastfeed._last_readers[(next(iter(fastfeed._last_readers))[0], "runners")]
+    assert after != before  # the new reader is remembered for the page after
+    _, pages_left = _walk(api, following, monkeypatch)
+    assert pages_left.status_code == 200
+    # The whole feed from the start, now with the new reader remembered, equals the operation's.
+    _walk(api, f"{BASE}?limit=4", monkeypatch)
+
+
+@pytest.mark.parametrize("change", ["kicked", "banned", "left", "revoked", "deactivated"])
+def test_a_reader_refused_since_the_last_page_gets_the_operations_answer(api_as, member, owner, circle, post_as, lane,
+                                                                        monkeypatch, change):
+    for i in range(5):
+        post_as(member, f"p{i}")
+    api = api_as(member)
+    first, following = _two_pages(api, monkeypatch)
+    assert fastfeed._last_readers
+    if change == "kicked":
+        circle_actions.do_kick_member(actor=owner, circle=circle, user_id=member.id)
+    elif change == "banned":
+        circle_actions.do_ban_member(actor=owner, circle=circle, user_id=member.id)
+    elif change == "left":
+        circle_actions.do_leave_circle(user=member, circle=circle)
+    elif change == "revoked":
+        account_actions.do_revoke_token(user=member, token_id=ApiToken.objects.get(user=member).id)
+    else:
+        type(member).objects.filter(id=member.id).update(is_active=False)
+    pages = lane.pages
+    fast, slow = api.get(following), _operation(api, following, monkeypatch)
+    _same(fast, slow)
+    assert fast.status_code in (401, 404), fast.content
+    assert lane.pages == pages  # not written by the lane
+    assert not fastfeed._last_readers  # and forgotten
+
+
+def test_an_empty_page_in_one_statement(api_as, circle, member, post_as, lane, monkeypatch):
+    post_as(member, "only one")
+    api = api_as(member)
+    api.get(BASE)  # remembers the reader
+    far = encode_cursor(0, 1, 1)  # before every post: the joined page has no row
+    fast = api.get(f"{BASE}?cursor={far}")
+    _same(fast, _operation(api, f"{BASE}?cursor={far}", monkeypatch))
+    assert fast.json() == {"items": [], "next_cursor": None} and lane.pages == 2
+
+
+def test_remembered_readers_are_bounded(api_as, circle, member, moderator, admin, post_as, monkeypatch):
+    post_as(member, "hello")
+    monkeypatch.setattr(fastfeed, "REMEMBERED_READERS", 2)
+    for user in (member, moderator, admin):
+        assert api_as(user).get(BASE).status_code == 200
+    assert len(fastfeed._last_readers) == 1  # the third forgot the first two
+    assert api_as(member).get(BASE).json() == api_as(member).get(BASE).json()
+
+
+def test_a_stale_guess_of_another_circle_is_not_used(api_as, circle, member, post_as, lane, monkeypatch):
+    """A remembered (circle, reader) that does not match the token's circle is only a guess: the page is read again."""
+    post_as(member, "hello")
+    api = api_as(member)
+    api.get(BASE)
+    key = next(iter(fastfeed._last_readers))
+    circle_id, reader = fastfeed._last_readers[key]
+    fastfeed._last_readers[key] = (circle_id + 1000, reader)
+    _same(api.get(BASE), _operation(api, BASE, monkeypatch))
+    fastfeed._last_readers[key] = (circle_id, reader._replace(moderator=True))
+    fast = api.get(BASE)
+    _same(fast, _operation(api, BASE, monkeypatch))
+    assert fastfeed._last_readers[key] == (circle_id, reader)

@@ -11,7 +11,10 @@ a third as much as the page itself. An ordinary request therefore takes this lan
 - a usable token whose holder has an active membership in the circle: one statement finds the token,
   the membership and the plans paid for (``feed.fastsql.bearer_membership``).
 
-The page itself is written by the database (``feed.pagejson``). Anything else — other methods, the
+The page itself is written by the database (``feed.pagejson``). From a token's second page on, the
+token and the page are read in one statement (``pagejson.bearer_page``), the page for the reader
+the token had on its previous page; if the token's role, plans or membership changed since, that page
+is not used and is read again. Anything else — other methods, the
 web session, a missing, revoked or malformed token, no membership, a bad cursor, an unusual
 parameter — goes to the django-ninja operation (``api.feed.list_posts``) unchanged, which gives the
 documented answers and errors; the OpenAPI description is that operation's. Tests compare both
@@ -65,6 +68,13 @@ def _arguments(request: HttpRequest) -> dict[str, Any] | None:
     return {"after": after, "tag": tag, "limit": limit, "featured": featured}
 
 
+# (token's key hash, circle slug) -> (circle id, reader) of the token's last page in that circle: the guess
+# that lets the next page be read together with the token (``pagejson.bearer_page``). Only a guess:
+# the answer is used only when the token's viewer, read in the same statement, still matches it.
+_last_readers: dict[tuple[str, str], tuple[int, fastsql.Reader]] = {}
+REMEMBERED_READERS = 10_000  # then forgotten all at once (a page more for each token, no growth)
+
+
 def feed_page(request: HttpRequest, slug: str) -> HttpResponse | None:
     """The page as ``list_posts`` answers it, or None when this request must go to that operation."""
     if request.method != "GET" or not getattr(request, "bearer_api", False):
@@ -76,14 +86,29 @@ def feed_page(request: HttpRequest, slug: str) -> HttpResponse | None:
     if arguments is None:
         return None
     now = timezone.now()
-    found = fastsql.bearer_membership(key_hash, slug, now)
+    remembered_as = (key_hash, slug)
+    guess = _last_readers.get(remembered_as)
+    rows: list[tuple] = []
+    if guess is None:  # the token's first page here: the token, then the page
+        found = fastsql.bearer_membership(key_hash, slug, now)
+    else:  # both in one statement, the page read for the reader the token had last time
+        found, rows = pagejson.bearer_page(key_hash, slug, now, *guess, **arguments)
     if found is None or not found[2].is_active:
+        _last_readers.pop(remembered_as, None)
         return None
     token, circle_id, membership, plans = found
     note_token_use(token["token_id"], token["last_used_at"])
     activate_preferences(request, token["user_timezone"], token["user_language"])
     viewer = Viewer(membership, plan_ids=held_plans(membership, plans, now))  # moderators see all anyway
-    items, next_cursor = pagejson.page_json(circle_id, viewer, **arguments)
+    reader = fastsql.reader_of(viewer)
+    if reader is not None and guess == (circle_id, reader):
+        items, next_cursor = pagejson.page_result(rows, viewer, arguments["limit"])
+    else:  # first page, or the token's role, plans or membership changed since its last page
+        items, next_cursor = pagejson.page_json(circle_id, viewer, **arguments)
+        if reader is not None:
+            if len(_last_readers) >= REMEMBERED_READERS:
+                _last_readers.clear()
+            _last_readers[remembered_as] = (circle_id, reader)
     body = f'{{"items":{items},"next_cursor":{json.dumps(next_cursor)}}}'
     return HttpResponse(body, content_type="application/json; charset=utf-8")
 

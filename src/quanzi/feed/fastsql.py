@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -76,7 +76,25 @@ def _tags(value: Any) -> list[str]:
     return list(value)
 
 
-def _visibility_sql(viewer: Viewer, params: list) -> str:
+class Reader(NamedTuple):
+    """All that a page's statement depends on about its reader: two viewers with equal readers get the same rows.
+
+    (``Viewer`` has the same attributes; ``page_where`` reads only these.)
+    """
+
+    user_id: int
+    moderator: bool
+    plan_ids: frozenset[int]  # empty for moderators, who see every plan's posts
+
+
+def reader_of(viewer: Viewer) -> Reader | None:
+    """The viewer's ``Reader``, or None when the viewer may see no post (not an active member)."""
+    if not viewer.active or viewer.user_id is None:
+        return None
+    return Reader(viewer.user_id, viewer.moderator, frozenset() if viewer.moderator else frozenset(viewer.plan_ids))
+
+
+def _visibility_sql(viewer: Viewer | Reader, params: list) -> str:
     """The WHERE part of ``rules.post_filter`` for this viewer (empty for moderators)."""
     if viewer.moderator:
         return ""
@@ -94,8 +112,9 @@ def _visibility_sql(viewer: Viewer, params: list) -> str:
 ORDER = "ORDER BY p.pinned DESC, p.created_at DESC, p.id DESC"
 
 
-def page_where(circle_id: int, viewer: Viewer, params: list, *, after: tuple[bool, datetime, int] | None = None,
-               featured: bool = False, tag: str | None = None, post_id: int | None = None) -> str:
+def page_where(circle_id: int, viewer: Viewer | Reader, params: list, *,
+               after: tuple[bool, datetime, int] | None = None, featured: bool = False, tag: str | None = None,
+               post_id: int | None = None) -> str:
     """The WHERE of a feed page (undeleted posts the viewer may see, after the cursor); appends its parameters.
 
     Shared by ``post_rows`` and ``pagejson`` (the API page built as JSON by the database).
@@ -149,10 +168,14 @@ def page_sql(select: str, where: str, limit: int, *, joins: str = "", then: str 
     whole tables (10 ms); it then kept planning each execution anew (0.3-0.7 ms of server CPU a page).
     With the limit known, the generic plan is the custom one (nested loops over 21 rows).
     """
+    return f"SELECT {select} FROM {page_from(where, limit, joins=joins)} {ORDER}{then}"
+
+
+def page_from(where: str, limit: int, *, joins: str = "") -> str:
+    """The FROM of ``page_sql``: the page's posts ``p`` (cut by ``ORDER`` and ``limit``), authors ``u``, ``joins``."""
     t = _tables()
-    return (f"SELECT {select} FROM (SELECT {PAGE_COLUMNS} FROM {t['post']} p WHERE {where} {ORDER}"
-            f" LIMIT {int(limit)}) p"
-            f" LEFT JOIN {t['user']} u ON u.id = p.author_id{joins} {ORDER}{then}")
+    return (f"(SELECT {PAGE_COLUMNS} FROM {t['post']} p WHERE {where} {ORDER} LIMIT {int(limit)}) p"
+            f" LEFT JOIN {t['user']} u ON u.id = p.author_id{joins}")
 
 
 def post_rows(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, int] | None = None,
@@ -243,9 +266,32 @@ def membership_by_slug(slug: str, user_id: int, now: datetime) -> tuple[int, Mem
 
 BEARER_COLUMNS = ("token_id", "last_used_at", "user_timezone", "user_language")
 
+Bearer = tuple[dict[str, Any], int, Membership, frozenset[int]]
 
-def bearer_membership(key_hash: str, slug: str, now: datetime) -> tuple[dict[str, Any], int, Membership,
-                                                                         frozenset[int]] | None:
+
+def bearer_select(key_hash: str, slug: str, now: datetime, params: list) -> str:
+    """The statement of ``bearer_membership`` (appends its parameters); its columns are named ``b_*``.
+
+    ``feed.pagejson.bearer_page`` joins the page to it, so it is a statement of its own here.
+    """
+    plans = _held_plans_sql("m.user_id", "m.circle_id", params, now)
+    params += [key_hash, slug]
+    usable = usable_token_sql(params)
+    columns = ["t.id", "t.last_used_at", "u.timezone", "u.language", "m.id", "m.circle_id", "m.user_id", "m.role",
+               "m.status", "m.muted_until", "m.paid_until", plans]
+    return (
+        f"SELECT {', '.join(f'{c} AS b_{i}' for i, c in enumerate(columns))}"
+        f" FROM {_q(ApiToken._meta.db_table)} t JOIN {_tables()['user']} u ON u.id = t.user_id"
+        f" JOIN {_tables()['membership']} m ON m.user_id = u.id"
+        f" JOIN {_q(Circle._meta.db_table)} c ON c.id = m.circle_id"
+        f" WHERE t.key_hash = %s AND c.slug = %s AND {usable}"
+    )
+
+
+BEARER_WIDTH = len(BEARER_COLUMNS) + len(MEMBERSHIP_COLUMNS)  # columns of ``bearer_select``
+
+
+def bearer_membership(key_hash: str, slug: str, now: datetime) -> Bearer | None:
     """``membership_by_slug`` for the holder of a usable bearer token, found in the same statement.
 
     Returns (token facts: ``BEARER_COLUMNS``, circle id, membership, plans of current orders), or None
@@ -253,26 +299,19 @@ def bearer_membership(key_hash: str, slug: str, now: datetime) -> tuple[dict[str
     no membership in it: the caller then takes the standard path, which answers each of those.
     """
     params: list = []
-    plans = _held_plans_sql("m.user_id", "m.circle_id", params, now)
-    params += [key_hash, slug]
-    usable = usable_token_sql(params)
-    sql = (
-        f"SELECT t.id, t.last_used_at, u.timezone, u.language,"
-        f" m.id, m.circle_id, m.user_id, m.role, m.status, m.muted_until, m.paid_until, {plans}"
-        f" FROM {_q(ApiToken._meta.db_table)} t JOIN {_tables()['user']} u ON u.id = t.user_id"
-        f" JOIN {_tables()['membership']} m ON m.user_id = u.id"
-        f" JOIN {_q(Circle._meta.db_table)} c ON c.id = m.circle_id"
-        f" WHERE t.key_hash = %s AND c.slug = %s AND {usable}"
-    )
+    sql = bearer_select(key_hash, slug, now, params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else bearer_from_row(row)
+
+
+def bearer_from_row(row: tuple | list) -> Bearer:
+    """What ``bearer_membership`` returns, from the first ``BEARER_WIDTH`` values of a row of ``bearer_select``."""
     split = len(BEARER_COLUMNS)
     token = dict(zip(BEARER_COLUMNS, row[:split], strict=True))
     token["last_used_at"] = db_datetime(token["last_used_at"])
-    circle_id, membership, plans = _membership(row[split:])
+    circle_id, membership, plans = _membership(row[split:BEARER_WIDTH])
     return token, circle_id, membership, plans
 
 

@@ -27,11 +27,6 @@ from django.db import connection
 from . import attachments, fastsql, selectors
 from .rules import Viewer
 
-# Sort keys and author columns read beside the JSON objects (for the cursor, the author and the flags).
-# On SQLite created_at is read as text (an expression has no declared type, so Django's converter
-# does not parse it on every row): only the last row's is used, for the cursor.
-EXTRA_COLUMNS = "p.id, p.author_id, p.pinned, {created_at}, u.username, u.display_name, u.avatar"
-
 
 def _sqlite_time(column: str) -> str:
     """SQLite keeps datetimes as naive UTC text, with ``.ffffff`` only when there are microseconds."""
@@ -118,26 +113,96 @@ def _author_json(author_id: int | None, username: str, display_name: str, avatar
     return _dumps(selectors.author_dict(author_id, username, display_name, avatar))
 
 
+@functools.cache
+def _select(vendor: str, moderator: bool) -> str:
+    """The page's columns, named so that ``bearer_page`` can sort the page by them from outside.
+
+    The JSON object, then the sort keys and author columns read beside it (for the cursor, the author
+    and the flags). On SQLite created_at is read as text (an expression has no declared type, so
+    Django's converter does not parse it on every row): only the last row's is used, for the cursor.
+    Parameters: the viewer (``liked``), then the four URL parts of ``_file_sql``.
+    """
+    created_at = "p.created_at" if vendor == "postgresql" else "p.created_at || ''"
+    columns = [
+        (_object_sql(vendor), "j"), ("p.id", "id"), ("p.author_id", "author_id"), ("p.pinned", "pinned"),
+        (created_at, "created_at"), ("u.username", "username"), ("u.display_name", "display_name"),
+        ("u.avatar", "avatar"), ("r.role" if moderator else "NULL", "author_role"), (_file_sql(vendor), "file"),
+        ("a.position", "a_position"), ("a.id", "a_id"),
+    ]
+    return ", ".join(f"{value} AS {name}" for value, name in columns)
+
+
+PAGE_WIDTH = 12  # columns of ``_select``
+OUTER_ORDER = "ORDER BY pg.pinned DESC, pg.created_at DESC, pg.id DESC, pg.a_position, pg.a_id"
+
+
+def _page_parts(circle_id: int, reader: fastsql.Reader, *, after: tuple[bool, datetime, int] | None, limit: int,
+                featured: bool, tag: str | None) -> tuple[str, list, str, list]:
+    """(select list, its parameters, FROM … WHERE of the page's rows, their parameters) for ``limit`` + 1 posts."""
+    download, thumbnail = attachments.url_parts()
+    where_params: list = []
+    where = fastsql.page_where(circle_id, reader, where_params, after=after, featured=featured, tag=tag)
+    rows = fastsql.page_from(where, limit + 1, joins=_joins(reader.moderator))
+    return _select(connection.vendor, reader.moderator), [reader.user_id, *download, *thumbnail], rows, where_params
+
+
+def _clamp(limit: int) -> int:
+    return max(1, min(int(limit), selectors.MAX_PAGE))
+
+
 def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, int] | None, limit: int,
               featured: bool = False, tag: str | None = None) -> tuple[str, str | None]:
     """(the page's posts as a JSON array, the next page's cursor or None): ``selectors.feed_page`` as JSON.
 
     ``after`` and ``tag`` as ``selectors.page_arguments`` returns them.
     """
-    limit = max(1, min(int(limit), selectors.MAX_PAGE))
-    if not viewer.active:
+    limit = _clamp(limit)
+    reader = fastsql.reader_of(viewer)
+    if reader is None:
         return "[]", None
-    download, thumbnail = attachments.url_parts()
-    params: list = [viewer.user_id, *download, *thumbnail]  # the select list's placeholders come first
-    where = fastsql.page_where(circle_id, viewer, params, after=after, featured=featured, tag=tag)
-    vendor = connection.vendor
-    role = "r.role" if viewer.moderator else "NULL"
-    extra = EXTRA_COLUMNS.format(created_at="p.created_at" if vendor == "postgresql" else "p.created_at || ''")
-    sql = fastsql.page_sql(f"{_object_sql(vendor)}, {extra}, {role}, {_file_sql(vendor)}", where,
-                           limit + 1, joins=_joins(viewer.moderator), then=", a.position, a.id")
+    select, select_params, rows_sql, where_params = _page_parts(circle_id, reader, after=after, limit=limit,
+                                                                featured=featured, tag=tag)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"SELECT {select} FROM {rows_sql} {fastsql.ORDER}, a.position, a.id",
+                       select_params + where_params)
         rows = cursor.fetchall()
+    return page_result(rows, viewer, limit)
+
+
+def bearer_page(key_hash: str, slug: str, now: datetime, circle_id: int, reader: fastsql.Reader, *,
+                after: tuple[bool, datetime, int] | None, limit: int, featured: bool = False, tag: str | None = None
+                ) -> tuple[fastsql.Bearer | None, list[tuple]]:
+    """``fastsql.bearer_membership`` and the rows of the page ``reader`` would get in ``circle_id``: one statement.
+
+    A round trip less than the two statements apart; on PostgreSQL each costs both processes CPU of
+    its own. The page is read for the reader that the caller *expects* the token to have (the one it
+    had on its previous page): the caller must use the rows only when the token's viewer turns out to
+    have exactly that reader and circle (``fastsql.reader_of``), and otherwise read the page again
+    with ``page_json``. Returns (None, []) when ``bearer_membership`` would return None; the rows go
+    to ``page_result``.
+    """
+    limit = _clamp(limit)
+    select, select_params, rows_sql, where_params = _page_parts(circle_id, reader, after=after, limit=limit,
+                                                                featured=featured, tag=tag)
+    bearer_params: list = []
+    bearer = fastsql.bearer_select(key_hash, slug, now, bearer_params)
+    # The bearer row comes once per page row (a page without posts joins as one row of NULLs). It is at
+    # most one row anyway; LIMIT 1 keeps it a subquery of its own, so that the plans' aggregate runs once,
+    # not once per page row as it did with the subquery merged into the join (PostgreSQL and SQLite).
+    sql = (f"SELECT v.*, pg.* FROM ({bearer} LIMIT 1) v"
+           f" LEFT JOIN (SELECT {select} FROM {rows_sql}) pg ON 1 = 1 {OUTER_ORDER}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, bearer_params + select_params + where_params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    width = fastsql.BEARER_WIDTH
+    return fastsql.bearer_from_row(rows[0]), [row[width:] for row in rows if row[width + 1] is not None]
+
+
+def page_result(rows: list[tuple], viewer: Viewer, limit: int) -> tuple[str, str | None]:
+    """``page_json``'s answer from the rows of ``_select`` (one per attached file, in page order)."""
+    limit = _clamp(limit)
     posts: list[list] = []  # [post row, its files' JSON], in page order
     for row in rows:
         if not posts or posts[-1][0][1] != row[1]:
@@ -150,7 +215,7 @@ def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
         return "[]", None
     roles = {row[2]: row[8] for row, _files in posts if row[8] is not None}
     parts = []
-    for (obj, _id, author_id, _pinned, _created, username, display_name, avatar, _role, _file), files in posts:
+    for (obj, _id, author_id, _pinned, _created, username, display_name, avatar, *_rest), files in posts:
         author = _author_json(author_id, username, display_name, avatar)
         can_edit, can_delete = selectors.post_flags(author_id, viewer, roles)
         parts.append(f'{obj[:-1]},"author":{author},"attachments":[{",".join(files)}],'
