@@ -199,7 +199,8 @@ def test_refused_readers_get_the_operations_answer(api_as, odd_users, member, po
 
 
 @pytest.mark.parametrize("query", [
-    "cursor=not-a-cursor", f"cursor={encode_cursor(2, 5, 5)}", f"cursor={encode_cursor(1, 5)}", "limit=0",
+    "cursor=not-a-cursor", f"cursor={encode_cursor(2, 5, 5)}", f"cursor={encode_cursor(0, 10**18, 1)}",
+    f"cursor={encode_cursor(1, 5)}", "limit=0",
     "limit=51", "limit=abc", "limit=5.0", "limit=%205", "limit=0005", "featured=maybe", "featured=True",
     "featured=yes", "tag=%21%21%21", "tag=" + "x" * 80, "limit=2&limit=3", "cursor=&limit=2", "unknown=1",
     "tag=&featured=false",

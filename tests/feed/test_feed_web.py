@@ -8,6 +8,7 @@ from django.urls import reverse
 from quanzi.circles import actions as circle_actions
 from quanzi.feed import actions
 from quanzi.feed.models import Comment, Post
+from quanzi.feed.selectors import encode_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -66,8 +67,9 @@ def test_load_more_with_cursor_and_bad_cursor(web, circle, member):
     cursor = first.split("cursor=")[1].split('"')[0]
     more = c.get(reverse("feed", args=[circle.slug]) + f"?cursor={cursor}", HTTP_HX_REQUEST="true").content.decode()
     assert "post number 4<" in more and "<html" not in more and "post number 24" not in more
-    bad = c.get(reverse("feed", args=[circle.slug]) + "?cursor=nonsense")
-    assert bad.status_code == 400 and b"not valid" in bad.content
+    for nonsense in ("nonsense", encode_cursor(0, 10**18, 1)):  # the second: digits past year 9999
+        bad = c.get(reverse("feed", args=[circle.slug]) + f"?cursor={nonsense}")
+        assert bad.status_code == 400 and b"not valid" in bad.content
 
 
 def test_featured_view_and_tag_filter(web, circle, member, admin):

@@ -114,36 +114,40 @@ def _author_json(author_id: int | None, username: str, display_name: str, avatar
 
 
 @functools.cache
-def _select(vendor: str, moderator: bool) -> str:
-    """The page's columns, named so that ``bearer_page`` can sort the page by them from outside.
+def _select(vendor: str, moderator: bool, *, sort_key: bool = False) -> str:
+    """The page's columns (``PAGE_COLUMNS``); with ``sort_key``, also ``p.created_at`` as ``sort_created``.
 
     The JSON object, then the sort keys and author columns read beside it (for the cursor, the author
-    and the flags). On SQLite created_at is read as text (an expression has no declared type, so
-    Django's converter does not parse it on every row): only the last row's is used, for the cursor.
-    Parameters: the viewer (``liked``), then the four URL parts of ``_file_sql``.
+    and the flags). created_at is read as text (``fastsql.datetime_text``): only the last row's is
+    used, for the cursor. ``bearer_page`` sorts the page from outside, by ``sort_created`` and the
+    other named columns. Parameters: the viewer (``liked``), then the four URL parts of ``_file_sql``.
     """
-    created_at = "p.created_at" if vendor == "postgresql" else "p.created_at || ''"
     columns = [
         (_object_sql(vendor), "j"), ("p.id", "id"), ("p.author_id", "author_id"), ("p.pinned", "pinned"),
-        (created_at, "created_at"), ("u.username", "username"), ("u.display_name", "display_name"),
-        ("u.avatar", "avatar"), ("r.role" if moderator else "NULL", "author_role"), (_file_sql(vendor), "file"),
-        ("a.position", "a_position"), ("a.id", "a_id"),
+        (fastsql.datetime_text("p.created_at"), "created_at"), ("u.username", "username"),
+        ("u.display_name", "display_name"), ("u.avatar", "avatar"), ("r.role" if moderator else "NULL", "author_role"),
+        (_file_sql(vendor), "file"), ("a.position", "a_position"), ("a.id", "a_id"),
     ]
+    if sort_key:
+        columns.append(("p.created_at", "sort_created"))
     return ", ".join(f"{value} AS {name}" for value, name in columns)
 
 
-PAGE_WIDTH = 12  # columns of ``_select``
-OUTER_ORDER = "ORDER BY pg.pinned DESC, pg.created_at DESC, pg.id DESC, pg.a_position, pg.a_id"
+PAGE_COLUMNS = ("j", "id", "author_id", "pinned", "created_at", "username", "display_name", "avatar", "author_role",
+                "file", "a_position", "a_id")
+OUTER_PAGE = ", ".join(f"pg.{name}" for name in PAGE_COLUMNS)
+OUTER_ORDER = "ORDER BY pg.pinned DESC, pg.sort_created DESC, pg.id DESC, pg.a_position, pg.a_id"
 
 
 def _page_parts(circle_id: int, reader: fastsql.Reader, *, after: tuple[bool, datetime, int] | None, limit: int,
-                featured: bool, tag: str | None) -> tuple[str, list, str, list]:
+                featured: bool, tag: str | None, sort_key: bool = False) -> tuple[str, list, str, list]:
     """(select list, its parameters, FROM … WHERE of the page's rows, their parameters) for ``limit`` + 1 posts."""
     download, thumbnail = attachments.url_parts()
     where_params: list = []
     where = fastsql.page_where(circle_id, reader, where_params, after=after, featured=featured, tag=tag)
     rows = fastsql.page_from(where, limit + 1, joins=_joins(reader.moderator))
-    return _select(connection.vendor, reader.moderator), [reader.user_id, *download, *thumbnail], rows, where_params
+    select = _select(connection.vendor, reader.moderator, sort_key=sort_key)
+    return select, [reader.user_id, *download, *thumbnail], rows, where_params
 
 
 def _clamp(limit: int) -> int:
@@ -183,13 +187,13 @@ def bearer_page(key_hash: str, slug: str, now: datetime, circle_id: int, reader:
     """
     limit = _clamp(limit)
     select, select_params, rows_sql, where_params = _page_parts(circle_id, reader, after=after, limit=limit,
-                                                                featured=featured, tag=tag)
+                                                                featured=featured, tag=tag, sort_key=True)
     bearer_params: list = []
     bearer = fastsql.bearer_select(key_hash, slug, now, bearer_params)
     # The bearer row comes once per page row (a page without posts joins as one row of NULLs). It is at
     # most one row anyway; LIMIT 1 keeps it a subquery of its own, so that the plans' aggregate runs once,
     # not once per page row as it did with the subquery merged into the join (PostgreSQL and SQLite).
-    sql = (f"SELECT v.*, pg.* FROM ({bearer} LIMIT 1) v"
+    sql = (f"SELECT v.*, {OUTER_PAGE} FROM ({bearer} LIMIT 1) v"
            f" LEFT JOIN (SELECT {select} FROM {rows_sql}) pg ON 1 = 1 {OUTER_ORDER}")
     with connection.cursor() as cursor:
         cursor.execute(sql, bearer_params + select_params + where_params)
@@ -203,25 +207,30 @@ def bearer_page(key_hash: str, slug: str, now: datetime, circle_id: int, reader:
 def page_result(rows: list[tuple], viewer: Viewer, limit: int) -> tuple[str, str | None]:
     """``page_json``'s answer from the rows of ``_select`` (one per attached file, in page order)."""
     limit = _clamp(limit)
-    posts: list[list] = []  # [post row, its files' JSON], in page order
+    posts: list[tuple] = []  # each post's first row, in page order
+    files: list[list[str]] = []  # its files' JSON
+    last_id = None
     for row in rows:
-        if not posts or posts[-1][0][1] != row[1]:
-            posts.append([row, []])
+        if row[1] != last_id:
+            last_id = row[1]
+            posts.append(row)
+            files.append([])
         if row[9] is not None:
-            posts[-1][1].append(row[9])
+            files[-1].append(row[9])
     more = len(posts) > limit
-    posts = posts[:limit]
     if not posts:
         return "[]", None
-    roles = {row[2]: row[8] for row, _files in posts if row[8] is not None}
+    del posts[limit:]
+    roles = {row[2]: row[8] for row in posts if row[8] is not None} if viewer.moderator else {}
     parts = []
-    for (obj, _id, author_id, _pinned, _created, username, display_name, avatar, *_rest), files in posts:
-        author = _author_json(author_id, username, display_name, avatar)
+    for row, its_files in zip(posts, files, strict=False):
+        author_id = row[2]
         can_edit, can_delete = selectors.post_flags(author_id, viewer, roles)
-        parts.append(f'{obj[:-1]},"author":{author},"attachments":[{",".join(files)}],'
-                     f'"can_edit":{"true" if can_edit else "false"},"can_delete":{"true" if can_delete else "false"}}}')
+        parts.append(f'{row[0][:-1]},"author":{_author_json(author_id, row[5], row[6], row[7])},'
+                     f'"attachments":[{",".join(its_files)}],"can_edit":{"true" if can_edit else "false"},'
+                     f'"can_delete":{"true" if can_delete else "false"}}}')
     next_cursor = None
     if more:
-        last = posts[-1][0]
+        last = posts[-1]
         next_cursor = selectors.post_cursor(bool(last[3]), fastsql.db_datetime(last[4]), last[1])
     return f"[{','.join(parts)}]", next_cursor

@@ -17,7 +17,7 @@ import binascii
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -44,10 +44,11 @@ def _micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _from_micros(value: int) -> datetime:
-    from datetime import timedelta
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+
+def _from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
 
 
 def encode_cursor(*parts: int) -> str:
@@ -55,21 +56,24 @@ def encode_cursor(*parts: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _bad_cursor() -> InvalidInput:
+    return InvalidInput(_("This page cursor is not valid; start again from the first page."), code="invalid_cursor")
+
+
 def decode_cursor(cursor: str, size: int) -> tuple[int, ...]:
     """The integers of a cursor made by :func:`encode_cursor`; a clear 400 for anything else."""
-    bad = InvalidInput(_("This page cursor is not valid; start again from the first page."), code="invalid_cursor")
     if not isinstance(cursor, str) or not 1 <= len(cursor) <= 120 or not cursor.isascii():
-        raise bad
+        raise _bad_cursor()
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError):
-        raise bad
+        raise _bad_cursor() from None
     pieces = text.split(".")
     if len(pieces) != size or not all(p.isdigit() and len(p) <= 19 for p in pieces):
-        raise bad
+        raise _bad_cursor()
     values = tuple(int(p) for p in pieces)
     if any(v > 2**63 - 1 for v in values):
-        raise bad
+        raise _bad_cursor()
     return values
 
 
@@ -198,9 +202,12 @@ def page_arguments(cursor: str | None, tag: str | None) -> tuple[tuple[bool, dat
     if cursor:
         pinned, micros, last_id = decode_cursor(cursor, 3)
         if pinned > 1:
-            raise InvalidInput(_("This page cursor is not valid; start again from the first page."),
-                               code="invalid_cursor")
-        after = (bool(pinned), _from_micros(micros), last_id)
+            raise _bad_cursor()
+        try:
+            moment = _from_micros(micros)
+        except OverflowError:  # digits that pass decode_cursor but are past year 9999
+            raise _bad_cursor() from None
+        after = (bool(pinned), moment, last_id)
     return after, tag_name
 
 
