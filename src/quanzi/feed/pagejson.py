@@ -113,29 +113,30 @@ def _author_json(author_id: int | None, username: str, display_name: str, avatar
     return _dumps(selectors.author_dict(author_id, username, display_name, avatar))
 
 
+PAGE_FIELDS = ("j", "id", "author_id", "pinned", "created_at", "username", "display_name", "avatar", "author_role",
+               "file", "a_position", "a_id")  # the names of ``_select``'s columns, in order
+
+
 @functools.cache
 def _select(vendor: str, moderator: bool, *, sort_key: bool = False) -> str:
-    """The page's columns (``PAGE_COLUMNS``); with ``sort_key``, also ``p.created_at`` as ``sort_created``.
+    """The page's columns (``PAGE_FIELDS``); with ``sort_key``, also ``p.created_at`` as ``sort_created``.
 
     The JSON object, then the sort keys and author columns read beside it (for the cursor, the author
     and the flags). created_at is read as text (``fastsql.datetime_text``): only the last row's is
     used, for the cursor. ``bearer_page`` sorts the page from outside, by ``sort_created`` and the
     other named columns. Parameters: the viewer (``liked``), then the four URL parts of ``_file_sql``.
     """
-    columns = [
-        (_object_sql(vendor), "j"), ("p.id", "id"), ("p.author_id", "author_id"), ("p.pinned", "pinned"),
-        (fastsql.datetime_text("p.created_at"), "created_at"), ("u.username", "username"),
-        ("u.display_name", "display_name"), ("u.avatar", "avatar"), ("r.role" if moderator else "NULL", "author_role"),
-        (_file_sql(vendor), "file"), ("a.position", "a_position"), ("a.id", "a_id"),
+    values = [
+        _object_sql(vendor), "p.id", "p.author_id", "p.pinned", fastsql.datetime_text("p.created_at"), "u.username",
+        "u.display_name", "u.avatar", "r.role" if moderator else "NULL", _file_sql(vendor), "a.position", "a.id",
     ]
+    columns = [f"{value} AS {name}" for value, name in zip(values, PAGE_FIELDS, strict=True)]
     if sort_key:
-        columns.append(("p.created_at", "sort_created"))
-    return ", ".join(f"{value} AS {name}" for value, name in columns)
+        columns.append("p.created_at AS sort_created")
+    return ", ".join(columns)
 
 
-PAGE_COLUMNS = ("j", "id", "author_id", "pinned", "created_at", "username", "display_name", "avatar", "author_role",
-                "file", "a_position", "a_id")
-OUTER_PAGE = ", ".join(f"pg.{name}" for name in PAGE_COLUMNS)
+OUTER_PAGE = ", ".join(f"pg.{name}" for name in PAGE_FIELDS)
 OUTER_ORDER = "ORDER BY pg.pinned DESC, pg.sort_created DESC, pg.id DESC, pg.a_position, pg.a_id"
 
 
