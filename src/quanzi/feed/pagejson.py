@@ -140,19 +140,14 @@ OUTER_PAGE = ", ".join(f"pg.{name}" for name in PAGE_FIELDS)
 OUTER_ORDER = "ORDER BY pg.pinned DESC, pg.sort_created DESC, pg.id DESC, pg.a_position, pg.a_id"
 
 
-def _page_parts(circle_id: int, reader: fastsql.Reader, *, after: tuple[bool, datetime, int] | None, limit: int,
+def _page_parts(circle_id: int, reader: fastsql.Reader, *, after: tuple[bool, datetime, int] | None,
                 featured: bool, tag: str | None, sort_key: bool = False) -> tuple[str, list, str, list]:
-    """(select list, its parameters, FROM … WHERE of the page's rows, their parameters) for ``limit`` + 1 posts."""
+    """(select list, its parameters, the page's WHERE, its parameters) for ``fastsql.page_sql``/``page_from``."""
     download, thumbnail = attachments.url_parts()
     where_params: list = []
     where = fastsql.page_where(circle_id, reader, where_params, after=after, featured=featured, tag=tag)
-    rows = fastsql.page_from(where, limit + 1, joins=_joins(reader.moderator))
     select = _select(connection.vendor, reader.moderator, sort_key=sort_key)
-    return select, [reader.user_id, *download, *thumbnail], rows, where_params
-
-
-def _clamp(limit: int) -> int:
-    return max(1, min(int(limit), selectors.MAX_PAGE))
+    return select, [reader.user_id, *download, *thumbnail], where, where_params
 
 
 def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, int] | None, limit: int,
@@ -161,15 +156,15 @@ def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
 
     ``after`` and ``tag`` as ``selectors.page_arguments`` returns them.
     """
-    limit = _clamp(limit)
+    limit = selectors.page_limit(limit)
     reader = fastsql.reader_of(viewer)
     if reader is None:
         return "[]", None
-    select, select_params, rows_sql, where_params = _page_parts(circle_id, reader, after=after, limit=limit,
-                                                                featured=featured, tag=tag)
+    select, select_params, where, where_params = _page_parts(circle_id, reader, after=after, featured=featured,
+                                                             tag=tag)
+    sql = fastsql.page_sql(select, where, limit + 1, joins=_joins(reader.moderator), then=", a.position, a.id")
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {select} FROM {rows_sql} {fastsql.ORDER}, a.position, a.id",
-                       select_params + where_params)
+        cursor.execute(sql, select_params + where_params)
         rows = cursor.fetchall()
     return page_result(rows, viewer, limit)
 
@@ -186,9 +181,10 @@ def bearer_page(key_hash: str, slug: str, now: datetime, circle_id: int, reader:
     with ``page_json``. Returns (None, []) when ``bearer_membership`` would return None; the rows go
     to ``page_result``.
     """
-    limit = _clamp(limit)
-    select, select_params, rows_sql, where_params = _page_parts(circle_id, reader, after=after, limit=limit,
-                                                                featured=featured, tag=tag, sort_key=True)
+    limit = selectors.page_limit(limit)
+    select, select_params, where, where_params = _page_parts(circle_id, reader, after=after, featured=featured,
+                                                             tag=tag, sort_key=True)
+    rows_sql = fastsql.page_from(where, limit + 1, joins=_joins(reader.moderator))
     bearer_params: list = []
     bearer = fastsql.bearer_select(key_hash, slug, now, bearer_params)
     # The bearer row comes once per page row (a page without posts joins as one row of NULLs). It is at
@@ -207,7 +203,7 @@ def bearer_page(key_hash: str, slug: str, now: datetime, circle_id: int, reader:
 
 def page_result(rows: list[tuple], viewer: Viewer, limit: int) -> tuple[str, str | None]:
     """``page_json``'s answer from the rows of ``_select`` (one per attached file, in page order)."""
-    limit = _clamp(limit)
+    limit = selectors.page_limit(limit)
     posts: list[tuple] = []  # each post's first row, in page order
     files: list[list[str]] = []  # its files' JSON
     last_id = None

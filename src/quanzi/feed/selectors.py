@@ -191,6 +191,11 @@ def visible_posts(circle: Circle, viewer: Viewer):
     return Post.objects.filter(circle_id=circle.id, deleted_at__isnull=True).filter(rules.post_filter(viewer))
 
 
+def page_limit(limit: int) -> int:
+    """A feed page's size: ``limit`` within 1..``MAX_PAGE``."""
+    return max(1, min(int(limit), MAX_PAGE))
+
+
 def page_arguments(cursor: str | None, tag: str | None) -> tuple[tuple[bool, datetime, int] | None, str | None]:
     """(where the page starts, the tag as stored) from a feed page's ``cursor`` and ``tag``; 400 if invalid."""
     tag_name = None
@@ -223,7 +228,7 @@ def feed_page(circle: Circle, viewer: Viewer, *, cursor: str | None = None, limi
     ``cursor`` is ``next_cursor`` of the previous page. ``featured`` keeps the posts admins
     featured (精华); ``tag`` keeps posts with that tag.
     """
-    limit = max(1, min(int(limit), MAX_PAGE))
+    limit = page_limit(limit)
     if not viewer.active:
         return PostPage([], None)
     after, tag_name = page_arguments(cursor, tag)
