@@ -45,7 +45,8 @@ def _register() -> None:
         ExportSpec("snapshot_citations", "archive.SnapshotCitation", lambda c: _model(
             "archive.SnapshotCitation").objects.filter(snapshot__circle=c),
             poly_refs={"object_id": ("kind", ATTACHABLE)}),
-        ExportSpec("posts", "feed.Post", lambda c: _model("feed.Post").objects.filter(circle=c)),
+        ExportSpec("posts", "feed.Post", lambda c: _model("feed.Post").objects.filter(circle=c),
+                   exclude=frozenset({"api_json"})),  # derived: the database renders it again on import
         ExportSpec("post_tags", "feed.PostTag", lambda c: _model("feed.PostTag").objects.filter(circle=c)),
         ExportSpec("comments", "feed.Comment", lambda c: _model("feed.Comment").objects.filter(circle=c),
                    id_refs={"thread_id": "feed.Comment"}),

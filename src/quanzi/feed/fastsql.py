@@ -165,14 +165,15 @@ PAGE_COLUMNS = ("p.id, p.circle_id, p.author_id, p.title, p.body, p.body_html, p
                 " p.edited_at, p.deleted_at")
 
 
-def page_sql(select: str, where: str, limit: int, *, joins: str = "", then: str = "") -> str:
+def page_sql(select: str, where: str, limit: int, *, joins: str = "", then: str = "",
+             columns: str = PAGE_COLUMNS) -> str:
     """``select`` (over ``p``, the page's posts, and ``u``, their authors) for the posts matching ``where``.
 
     The page is cut (ORDER BY … LIMIT on the index) before the authors are joined: with the join in
     the same SELECT, PostgreSQL misjudged the row comparison as matching one row, hashed the whole
     rest of the circle into a join and sorted it (~150 ms a page at 100k posts instead of ~1 ms).
-    ``joins`` are more joins to the page's rows, ``then`` more sort keys after the page's order.
-    Parameters: those of ``select``, then those of ``where``.
+    ``joins`` are more joins to the page's rows, ``then`` more sort keys after the page's order,
+    ``columns`` the posts' columns that ``select`` reads. Parameters: those of ``select``, then those of ``where``.
 
     The limit is written into the statement, not passed as a parameter: PostgreSQL plans a prepared
     statement once for all parameter values (a generic plan) when that plan looks no costlier than
@@ -180,13 +181,13 @@ def page_sql(select: str, where: str, limit: int, *, joins: str = "", then: str 
     whole tables (10 ms); it then kept planning each execution anew (0.3-0.7 ms of server CPU a page).
     With the limit known, the generic plan is the custom one (nested loops over 21 rows).
     """
-    return f"SELECT {select} FROM {page_from(where, limit, joins=joins)} {ORDER}{then}"
+    return f"SELECT {select} FROM {page_from(where, limit, joins=joins, columns=columns)} {ORDER}{then}"
 
 
-def page_from(where: str, limit: int, *, joins: str = "") -> str:
+def page_from(where: str, limit: int, *, joins: str = "", columns: str = PAGE_COLUMNS) -> str:
     """The FROM of ``page_sql``: the page's posts ``p`` (cut by ``ORDER`` and ``limit``), authors ``u``, ``joins``."""
     t = _tables()
-    return (f"(SELECT {PAGE_COLUMNS} FROM {t['post']} p WHERE {where} {ORDER} LIMIT {int(limit)}) p"
+    return (f"(SELECT {columns} FROM {t['post']} p WHERE {where} {ORDER} LIMIT {int(limit)}) p"
             f" LEFT JOIN {t['user']} u ON u.id = p.author_id{joins}")
 
 

@@ -51,6 +51,11 @@ class Post(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
+    # The post's own fields as the API's JSON object (all but the reader's ``liked``), written by the
+    # database itself: a trigger renders it on every INSERT and UPDATE of the row, whatever wrote it
+    # (actions, ``QuerySet.update``, a SET NULL cascade, an import), so it cannot go stale. The API's
+    # feed page reads it instead of building 20 objects per page (feed/pagejson.py). Never set it.
+    api_json = models.TextField(null=True, editable=False)
 
     class Meta:
         indexes = [

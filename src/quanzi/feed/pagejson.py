@@ -4,11 +4,13 @@
 The API page is the hottest read (benchmarks/feed.py). Built in Python, each of its 20 posts went
 from a row of 17 values to a dict, to another dict in the API's shape, and through ``json.dumps``:
 about a third of the page's cost. Here one statement (the same WHERE, order, limit and author join
-as ``fastsql.post_rows``) writes each post's plain fields and each attached file as JSON objects
-(SQLite ``json_object``, PostgreSQL ``json_build_object``); the files are joined to the page's rows
+as ``fastsql.post_rows``) reads each post's own fields as the JSON object the database keeps in
+``Post.api_json`` (rendered by triggers on every write, migration feed 0002: building 20 objects
+per page had been about a quarter of the database's CPU for a page) and writes each attached file as
+a JSON object (SQLite ``json_object``, PostgreSQL ``json_build_object``); the files are joined to the page's rows
 (one row per file, in position order; a post without files gives one row), and so are the authors'
 roles when the reader is a moderator (``can_delete`` depends on them). Python adds only what needs
-Python: the author (avatar URLs come from the storage backend) and ``can_edit``/``can_delete``
+Python: the reader's ``liked``, the author (avatar URLs come from the storage backend) and ``can_edit``/``can_delete``
 (``selectors.post_flags``, the rules' answer). A second statement per page was a round trip of its
 own, which on PostgreSQL costs the server more than the query.
 
@@ -26,47 +28,6 @@ from django.db import connection
 
 from . import attachments, fastsql, selectors
 from .rules import Viewer
-
-
-def _sqlite_time(column: str) -> str:
-    """SQLite keeps datetimes as naive UTC text, with ``.ffffff`` only when there are microseconds."""
-    return (f"CASE WHEN {column} IS NULL THEN NULL WHEN length({column}) = 19 THEN replace({column}, ' ', 'T') || 'Z'"
-            f" ELSE substr(replace({column}, ' ', 'T'), 1, 23) || 'Z' END")
-
-
-def _postgres_time(column: str) -> str:
-    """The same text from a ``timestamptz`` (the connection works in UTC): no fraction when it is zero."""
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    return (f"CASE WHEN {column} IS NULL THEN NULL"
-            f" WHEN mod(extract(microseconds FROM {utc})::bigint, 1000000) = 0"
-            f" THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-            f" ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') END")
-
-
-@functools.cache
-def _object_sql(vendor: str) -> str:
-    """One post's plain fields as a JSON object (one parameter: the viewer, for ``liked``)."""
-    liked = fastsql.liked_sql()
-    if vendor == "postgresql":
-        build, time = "json_build_object", _postgres_time
-        tags = "CASE WHEN p.tags IS NULL OR jsonb_typeof(p.tags) = 'null' THEN '[]'::jsonb ELSE p.tags END"
-        pinned, featured, liked_value = "p.pinned", "p.featured", liked
-    else:  # SQLite: JSON is text, booleans are integers
-        build, time = "json_object", _sqlite_time
-        tags = "CASE WHEN p.tags IS NULL OR p.tags = 'null' THEN json('[]') ELSE json(p.tags) END"
-
-        def boolean(condition: str) -> str:
-            return f"json(CASE WHEN {condition} THEN 'true' ELSE 'false' END)"
-
-        pinned, featured, liked_value = boolean("p.pinned"), boolean("p.featured"), boolean(liked)
-    fields = [
-        ("id", "p.id"), ("circle_id", "p.circle_id"), ("title", "p.title"), ("body", "p.body"),
-        ("html", "p.body_html"), ("tags", tags), ("visibility", "p.visibility"), ("plan_id", "p.plan_id"),
-        ("moderation_state", "p.moderation_state"), ("pinned", pinned), ("featured", featured),
-        ("like_count", "p.like_count"), ("comment_count", "p.comment_count"), ("liked", liked_value),
-        ("created_at", time("p.created_at")), ("edited_at", time("p.edited_at")),
-    ]
-    return _as_text(vendor, f"{build}({', '.join(f"'{name}', {value}" for name, value in fields)})")
 
 
 def _as_text(vendor: str, json_value: str) -> str:
@@ -114,21 +75,25 @@ def _author_json(author_id: int | None, username: str, display_name: str, avatar
 
 
 PAGE_FIELDS = ("j", "id", "author_id", "pinned", "created_at", "username", "display_name", "avatar", "author_role",
-               "file", "a_position", "a_id")  # the names of ``_select``'s columns, in order
+               "file", "a_position", "a_id", "liked")  # the names of ``_select``'s columns, in order
+# What ``_select`` reads of the page's posts.
+POST_COLUMNS = "p.id, p.circle_id, p.author_id, p.pinned, p.created_at, p.api_json"
 
 
 @functools.cache
 def _select(vendor: str, moderator: bool, *, sort_key: bool = False) -> str:
     """The page's columns (``PAGE_FIELDS``); with ``sort_key``, also ``p.created_at`` as ``sort_created``.
 
-    The JSON object, then the sort keys and author columns read beside it (for the cursor, the author
-    and the flags). created_at is read as text (``fastsql.datetime_text``): only the last row's is
-    used, for the cursor. ``bearer_page`` sorts the page from outside, by ``sort_created`` and the
-    other named columns. Parameters: the viewer (``liked``), then the four URL parts of ``_file_sql``.
+    The post's JSON object as the database keeps it (``Post.api_json``), then the sort keys and author
+    columns read beside it (for the cursor, the author and the flags), each attached file as JSON, and
+    whether the reader liked the post. created_at is read as text (``fastsql.datetime_text``): only the
+    last row's is used, for the cursor. ``bearer_page`` sorts the page from outside, by ``sort_created``
+    and the other named columns. Parameters: the four URL parts of ``_file_sql``, then the viewer (``liked``).
     """
     values = [
-        _object_sql(vendor), "p.id", "p.author_id", "p.pinned", fastsql.datetime_text("p.created_at"), "u.username",
+        "p.api_json", "p.id", "p.author_id", "p.pinned", fastsql.datetime_text("p.created_at"), "u.username",
         "u.display_name", "u.avatar", "r.role" if moderator else "NULL", _file_sql(vendor), "a.position", "a.id",
+        fastsql.liked_sql(),
     ]
     columns = [f"{value} AS {name}" for value, name in zip(values, PAGE_FIELDS, strict=True)]
     if sort_key:
@@ -147,7 +112,7 @@ def _page_parts(circle_id: int, reader: fastsql.Reader, *, after: tuple[bool, da
     where_params: list = []
     where = fastsql.page_where(circle_id, reader, where_params, after=after, featured=featured, tag=tag)
     select = _select(connection.vendor, reader.moderator, sort_key=sort_key)
-    return select, [reader.user_id, *download, *thumbnail], where, where_params
+    return select, [*download, *thumbnail, reader.user_id], where, where_params
 
 
 def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, int] | None, limit: int,
@@ -162,7 +127,8 @@ def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
         return "[]", None
     select, select_params, where, where_params = _page_parts(circle_id, reader, after=after, featured=featured,
                                                              tag=tag)
-    sql = fastsql.page_sql(select, where, limit + 1, joins=_joins(reader.moderator), then=", a.position, a.id")
+    sql = fastsql.page_sql(select, where, limit + 1, joins=_joins(reader.moderator), then=", a.position, a.id",
+                           columns=POST_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(sql, select_params + where_params)
         rows = cursor.fetchall()
@@ -184,7 +150,7 @@ def bearer_page(key_hash: str, slug: str, now: datetime, circle_id: int, reader:
     limit = selectors.page_limit(limit)
     select, select_params, where, where_params = _page_parts(circle_id, reader, after=after, featured=featured,
                                                              tag=tag, sort_key=True)
-    rows_sql = fastsql.page_from(where, limit + 1, joins=_joins(reader.moderator))
+    rows_sql = fastsql.page_from(where, limit + 1, joins=_joins(reader.moderator), columns=POST_COLUMNS)
     bearer_params: list = []
     bearer = fastsql.bearer_select(key_hash, slug, now, bearer_params)
     # The bearer row comes once per page row (a page without posts joins as one row of NULLs). It is at
@@ -223,7 +189,8 @@ def page_result(rows: list[tuple], viewer: Viewer, limit: int) -> tuple[str, str
     for row, its_files in zip(posts, files, strict=False):
         author_id = row[2]
         can_edit, can_delete = selectors.post_flags(author_id, viewer, roles)
-        parts.append(f'{row[0][:-1]},"author":{_author_json(author_id, row[5], row[6], row[7])},'
+        parts.append(f'{row[0][:-1]},"liked":{"true" if row[12] else "false"},'
+                     f'"author":{_author_json(author_id, row[5], row[6], row[7])},'
                      f'"attachments":[{",".join(its_files)}],"can_edit":{"true" if can_edit else "false"},'
                      f'"can_delete":{"true" if can_delete else "false"}}}')
     next_cursor = None
