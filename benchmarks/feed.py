@@ -21,8 +21,9 @@ from "api 100k"), and the 100k circle's pages no slower than the 1k circle's (ra
 both circles' p50 come from the same windows (two separate windows on this VM differed by up to 2x
 in cost whatever the circle). The measurements take turns (hello, api 100k, api mixed, html 100k,
 html mixed, then again, ``--rounds`` times) so that the machine's drift hits them alike. Options:
-``--posts N`` (default 100000), ``--seconds S`` per measurement (default 6, split over the rounds),
-``--rounds R`` (default 3), ``--clients C`` (default 16),
+``--posts N`` (default 100000), ``--seconds S`` per measurement (default 9, split over the rounds),
+``--rounds R`` (default 6: windows of 1.5 s, so that a slow moment of the VM falls on all measurements
+alike rather than on one of them), ``--clients C`` (default 16),
 ``--no-postgres``, ``--workers N`` (default 2; more than 1 needs Redis), ``--http-threads N``, ``--keep``.
 Exit status 1 when a target fails.
 """
@@ -405,9 +406,9 @@ def main() -> int:
     global ARGS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--posts", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=6.0, help="per measurement, over all rounds")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="the measurements take turns this many times (default 3), so drift hits all alike")
+    parser.add_argument("--seconds", type=float, default=9.0, help="per measurement, over all rounds")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="the measurements take turns this many times (default 6), so drift hits all alike")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--keep", action="store_true")
