@@ -191,66 +191,94 @@ class Result:
         return data[min(len(data) - 1, int(p / 100 * len(data)))] * 1000
 
 
-async def _client(port: int, paths: list[str], headers: str, deadline: float, result: Result, rng: random.Random,
-                  tag_of: Callable[[str], str] | None = None):
-    reader, writer = await asyncio.open_connection(HOST, port)
-    try:
-        while time.perf_counter() < deadline:
-            path = rng.choice(paths)
-            request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode()
-            started = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            chunked = False
-            for line in head.split(b"\r\n"):
-                low = line.lower()
-                if low.startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-                elif low.startswith(b"transfer-encoding:") and b"chunked" in low:
-                    chunked = True
-            if chunked:
-                body = b""
-                while True:
-                    size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-                    chunk = await reader.readexactly(size + 2)
-                    if size == 0:
-                        break
-                    body += chunk[:-2]
-            else:
-                body = await reader.readexactly(length)
-            elapsed = time.perf_counter() - started
-            if status != 200:
-                result.errors += 1
-                if result.errors == 1:
-                    print(f"  {result.name}: HTTP {status}: {body[:300]!r}", flush=True)
-                continue
-            result.count += 1
-            result.bytes += len(body)
-            result.latencies.append(elapsed)
-            if tag_of is not None:
-                result.tagged.setdefault(tag_of(path), []).append(elapsed)
-    finally:
-        writer.close()
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
-async def measure(name: str, port: int, paths: list[str], headers: dict[str, str], seconds: float,
-                  clients: int, pid: int, *, warm_up: bool = True, seed: int = 100,
+async def open_connections(port: int, count: int) -> list[Connection]:
+    """``count`` keep-alive connections, shared by all the measurements of a round.
+
+    With ``--workers 2`` the server's processes take turns accepting from one socket, and a burst of
+    new connections is split between them at random: 8/8, 6/10, sometimes 1/15 or all 16 on one
+    process (seen with ``ss``), which then runs everything on one core. A measurement on a lopsided
+    split ran up to 2x slower, so when each measurement opened its own connections, hello and the page
+    were often measured on different splits. Measured on the same connections, they share the split.
+    """
+    return list(await asyncio.gather(*(asyncio.open_connection(HOST, port) for _ in range(count))))
+
+
+async def _client(connection: Connection, paths: list[str], headers: str, deadline: float, result: Result,
+                  rng: random.Random, tag_of: Callable[[str], str] | None = None):
+    reader, writer = connection
+    # The connection stays open: the round's next measurement uses it too.
+    while time.perf_counter() < deadline:
+        path = rng.choice(paths)
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode()
+        started = time.perf_counter()
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        chunked = False
+        for line in head.split(b"\r\n"):
+            low = line.lower()
+            if low.startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+            elif low.startswith(b"transfer-encoding:") and b"chunked" in low:
+                chunked = True
+        if chunked:
+            body = b""
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                chunk = await reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                body += chunk[:-2]
+        else:
+            body = await reader.readexactly(length)
+        elapsed = time.perf_counter() - started
+        if status != 200:
+            result.errors += 1
+            if result.errors == 1:
+                print(f"  {result.name}: HTTP {status}: {body[:300]!r}", flush=True)
+            continue
+        result.count += 1
+        result.bytes += len(body)
+        result.latencies.append(elapsed)
+        if tag_of is not None:
+            result.tagged.setdefault(tag_of(path), []).append(elapsed)
+
+
+async def measure(name: str, connections: list[Connection], paths: list[str], headers: dict[str, str],
+                  seconds: float, pid: int, *, warm_up: bool = True, seed: int = 100,
                   tag_of: Callable[[str], str] | None = None) -> Result:
+    """One measurement: each connection sends requests one after another for ``seconds``."""
     header_text = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     result = Result(name)
-    if warm_up:  # connections, caches, the first request's lazy imports: not counted
+    if warm_up:  # caches, the first request's lazy imports, prepared statements: not counted
         warm = Result(name + " warm-up")
-        await asyncio.gather(*(_client(port, paths, header_text, time.perf_counter() + 1.0, warm, random.Random(i))
-                               for i in range(clients)))
+        await asyncio.gather(*(_client(c, paths, header_text, time.perf_counter() + 1.0, warm, random.Random(i))
+                               for i, c in enumerate(connections)))
     started, cpu_before = time.perf_counter(), tree_cpu_seconds(pid)
     deadline = started + seconds
-    await asyncio.gather(*(_client(port, paths, header_text, deadline, result, random.Random(seed + i), tag_of)
-                           for i in range(clients)))
+    await asyncio.gather(*(_client(c, paths, header_text, deadline, result, random.Random(seed + i), tag_of)
+                           for i, c in enumerate(connections)))
     result.seconds = time.perf_counter() - started
     result.cpu = tree_cpu_seconds(pid) - cpu_before
     return result
+
+
+async def measure_round(port: int, plan: list[tuple[str, list[str], dict[str, str]]], seconds: float, clients: int,
+                        pid: int, *, warm_up: bool, seed: int,
+                        tag_of: Callable[[str], str]) -> list[Result]:
+    """The plan's measurements one after another, on one set of ``clients`` connections."""
+    connections = await open_connections(port, clients)
+    try:
+        return [await measure(name, connections, paths, headers, seconds, pid, warm_up=warm_up, seed=seed,
+                              tag_of=tag_of if name.endswith("mixed") else None)
+                for name, paths, headers in plan]
+    finally:
+        for _reader, writer in connections:
+            writer.close()
 
 
 # --- one database ------------------------------------------------------------------------------------
@@ -303,10 +331,9 @@ def run_backend(label: str, env: dict, workdir: Path, args) -> list[tuple[str, R
         # apart measured the drift as much as the page.
         totals = {name: Result(name) for name, _paths, _headers in plan}
         for round_no in range(args.rounds):
-            for name, paths, headers in plan:
-                part = asyncio.run(measure(name, port, paths, headers, args.seconds / args.rounds, args.clients,
-                                           server.pid, warm_up=round_no == 0, seed=100 + 1000 * round_no,
-                                           tag_of=circle_of if name.endswith("mixed") else None))
+            parts = asyncio.run(measure_round(port, plan, args.seconds / args.rounds, args.clients, server.pid,
+                                              warm_up=round_no == 0, seed=100 + 1000 * round_no, tag_of=circle_of))
+            for (name, _paths, _headers), part in zip(plan, parts, strict=True):
                 _add(totals[name], part)
                 depth = (f"  p50 100k {part.pct(50, '100k'):.1f} / 1k {part.pct(50, '1k'):.1f} ms"
                          if part.tagged else "")
