@@ -2,8 +2,8 @@
 
 A trigger (PostgreSQL: BEFORE INSERT OR UPDATE, setting the new row's value; SQLite: AFTER INSERT and
 AFTER UPDATE OF the fields it is made of, updating the row) writes it, so no write path can leave it
-stale: actions, ``QuerySet.update`` (like and comment counts), ``ON DELETE SET NULL`` of a price plan
-or an author, imports. The API's feed page (``feed/pagejson.py``) reads it instead of building each
+stale: actions, ``QuerySet.update`` (like and comment counts), ``ON DELETE SET NULL`` of a price plan,
+imports. The API's feed page (``feed/pagejson.py``) reads it instead of building each
 post's object per page; before, that was about a quarter of the database's CPU for a page.
 
 The object is what ``selectors.post_dicts`` gives in the API's JSON encoding, minus the reader's
