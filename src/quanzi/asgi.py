@@ -8,10 +8,12 @@ import django  # noqa: E402
 
 django.setup(set_prefix=False)
 
+from quanzi.api import asyncfeed  # noqa: E402
 from quanzi.core.asgi_http import PooledASGIHandler  # noqa: E402
 
-# HTTP: the sync Django stack in a long-lived thread pool, one hop per request (core/asgi_http.py).
-django_asgi_app = PooledASGIHandler()
+# HTTP: the sync Django stack in a long-lived thread pool, one hop per request (core/asgi_http.py); on
+# PostgreSQL the feed API's later pages on the event loop (api/asyncfeed.py).
+django_asgi_app = PooledASGIHandler(early_lane=asyncfeed if asyncfeed.enabled() else None)
 
 # Import the URLconf (every view, the API and its ~1,500 pydantic schemas) and build its reversing
 # table now, not in the first request: that took ~1.5 s of one request per server process (measured

@@ -106,13 +106,18 @@ def active_token(raw: str | None) -> ApiToken | None:
     return token
 
 
+def token_use_due(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether ``note_token_use`` would write: the token's use was last recorded a minute ago or more."""
+    return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
+
+
 def note_token_use(token_id: int, last_used_at: datetime | None) -> datetime | None:
     """Record a token's use at most once a minute; returns the (new) ``last_used_at``.
 
     The WHERE makes concurrent requests of one token write once per minute.
     """
     now = timezone.now()
-    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+    if not token_use_due(last_used_at, now):
         return last_used_at
     ops = connection.ops
     table = ops.quote_name(ApiToken._meta.db_table)

@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
 
 from quanzi.accounts.selectors import note_token_use, token_key_hash
@@ -46,7 +46,11 @@ _FLAGS = {"true": True, "false": False, "1": True, "0": False}
 
 def _arguments(request: HttpRequest) -> dict[str, Any] | None:
     """The page's arguments when they are plain and valid, else None (the operation answers)."""
-    query = request.GET
+    return query_arguments(request.GET)
+
+
+def query_arguments(query: QueryDict) -> dict[str, Any] | None:
+    """``_arguments`` of a query string's parameters (``api.asyncfeed`` has no request)."""
     for key in query:
         if key not in QUERY_KEYS or len(query.getlist(key)) != 1:
             return None
@@ -110,7 +114,9 @@ def feed_page(request: HttpRequest, slug: str) -> HttpResponse | None:
                 _last_readers.clear()
             _last_readers[remembered_as] = (circle_id, reader)
     body = f'{{"items":{items},"next_cursor":{json.dumps(next_cursor)}}}'
-    return HttpResponse(body, content_type="application/json; charset=utf-8")
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response.fast_lane_language = token["user_language"]  # for ``asyncfeed.seen``: the middleware's headers
+    return response
 
 
 def in_front_of(operation_view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -56,10 +56,13 @@ def http_threads() -> int:
 class PooledASGIHandler(ASGIHandler):
     """Django's ASGI HTTP handler with the sync middleware chain run in one pooled thread per request."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, early_lane: Any = None) -> None:
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self._threads = threads or http_threads()
+        # A module with ``prepare(scope)`` (async: (status, headers, body) or None) and ``seen(scope,
+        # response)`` that answers some GETs on the event loop (``api.asyncfeed``); None: every request here.
+        self.early_lane = early_lane
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -75,6 +78,17 @@ class PooledASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"PooledASGIHandler serves HTTP only, not {scope['type']}")
+        if self.early_lane is not None and scope["method"] == "GET":
+            try:
+                early = await self.early_lane.prepare(scope)
+            except Exception:  # the usual path answers; nothing was sent
+                logger.exception("the event-loop lane failed; the request takes the usual path")
+                early = None
+            if early is not None:
+                status, headers, body = early
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -97,6 +111,8 @@ class PooledASGIHandler(ASGIHandler):
         if request is not None:
             response = self.get_response(request)
             response._handler_class = self.__class__
+            if self.early_lane is not None:
+                self.early_lane.seen(scope, response)
         if not response.streaming:
             response.content  # noqa: B018 - render now, in this thread (templates may touch the database)
             response.close()  # request_finished: connections are closed or kept by the thread that used them

@@ -147,6 +147,17 @@ def bearer_page(key_hash: str, slug: str, now: datetime, circle_id: int, reader:
     with ``page_json``. Returns (None, []) when ``bearer_membership`` would return None; the rows go
     to ``page_result``.
     """
+    sql, params = bearer_page_statement(key_hash, slug, now, circle_id, reader, after=after, limit=limit,
+                                        featured=featured, tag=tag)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return bearer_page_rows(cursor.fetchall())
+
+
+def bearer_page_statement(key_hash: str, slug: str, now: datetime, circle_id: int, reader: fastsql.Reader, *,
+                          after: tuple[bool, datetime, int] | None, limit: int, featured: bool = False,
+                          tag: str | None = None) -> tuple[str, list]:
+    """The statement of ``bearer_page`` and its parameters (``api.asyncfeed`` runs it on an async connection)."""
     limit = selectors.page_limit(limit)
     select, select_params, where, where_params = _page_parts(circle_id, reader, after=after, featured=featured,
                                                              tag=tag, sort_key=True)
@@ -158,9 +169,11 @@ def bearer_page(key_hash: str, slug: str, now: datetime, circle_id: int, reader:
     # not once per page row as it did with the subquery merged into the join (PostgreSQL and SQLite).
     sql = (f"SELECT v.*, {OUTER_PAGE} FROM ({bearer} LIMIT 1) v"
            f" LEFT JOIN (SELECT {select} FROM {rows_sql}) pg ON 1 = 1 {OUTER_ORDER}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, bearer_params + select_params + where_params)
-        rows = cursor.fetchall()
+    return sql, bearer_params + select_params + where_params
+
+
+def bearer_page_rows(rows: list[tuple]) -> tuple[fastsql.Bearer | None, list[tuple]]:
+    """``bearer_page``'s answer from the rows of ``bearer_page_statement``."""
     if not rows:
         return None, []
     width = fastsql.BEARER_WIDTH
