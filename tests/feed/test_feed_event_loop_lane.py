@@ -1,4 +1,4 @@
-"""The feed page's event-loop lane (api/asyncfeed.py, PostgreSQL) against the usual path.
+"""The feed page's event-loop lane (api/asyncfeed.py) against the usual path, on SQLite and PostgreSQL.
 
 A page the lane answers must be the usual path's answer: same status, headers and JSON; anything it
 is not sure of must be left to the usual path (the thread pool, the middleware, the fast lane).
@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from core.test_asgi_http import call, scope
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from quanzi.accounts import actions as account_actions
@@ -22,10 +22,7 @@ from quanzi.circles.models import Membership
 from quanzi.core.asgi_http import PooledASGIHandler
 from quanzi.feed import actions
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),  # the lane reads on connections of its own
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the event-loop lane serves PostgreSQL only"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)  # the lane reads on connections of its own
 
 
 @pytest.fixture
@@ -120,9 +117,9 @@ async def test_a_database_error_leaves_the_request_to_the_usual_path(feed, lanes
     early, plain, answered = lanes
     cursor = json.loads((await call(early, _request(slug, token)))[2])["next_cursor"]
 
-    async def broken(self):
+    async def broken(sql, params):
         raise OSError("connection refused")
 
-    monkeypatch.setattr(asyncfeed.ConnectionPool, "acquire", broken)
+    monkeypatch.setattr(asyncfeed, "_rows", broken)
     got, usual = await _both(early, plain, _request(slug, token, cursor))
     assert got == usual and got[0] == 200 and answered == []

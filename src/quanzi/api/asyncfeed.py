@@ -1,18 +1,19 @@
-"""The feed page's event-loop lane (PostgreSQL): a token's later pages answered without Django's request cycle.
+"""The feed page's event-loop lane: a token's later pages answered without Django's request cycle.
 
 Under ``quanzi run --workers 2`` the fast lane's page (``api/fastfeed.py``) cost our server 1.35–1.44
 ms of CPU, of which the page's own work is a third: the rest is the request's trip through Django
 (building the request, the thread-pool hop, middleware, URL resolution, the view wrapper) and a pool
 thread blocking on the database. Here, for the requests that the fast lane would answer from a
-remembered reader (``fastfeed._last_readers``), the page is read with an async psycopg connection
-on the event loop and written by the same functions (``pagejson.bearer_page_statement``,
-``bearer_page_rows``, ``page_result``, the same reader check). Measured: 0.53–0.73 ms a page, and
+remembered reader (``fastfeed._last_readers``), the page is read on the event loop (PostgreSQL: an
+async psycopg connection; SQLite: a read-only connection, see ``SQLiteReader``) and written by the
+same functions (``pagejson.bearer_page_statement``, ``bearer_page_rows``, ``page_result``, the same
+reader check). Measured: 0.53–0.73 ms a page, and
 0.61–0.77× the rate of a bare hello view instead of 0.35–0.37× (docs/feed.md).
 
 Same answer, or no answer: anything this lane is not sure of returns None, and the request takes the
 usual path unchanged (the thread pool, the middleware, the fast lane, django-ninja):
 
-- not PostgreSQL, ``QUANZI_FEED_EVENT_LOOP_LANE=off``, not a GET of the lane's route, a root path,
+- ``QUANZI_FEED_EVENT_LOOP_LANE=off``, not a GET of the lane's route, a root path,
   NUL characters, an ``Accept-Language`` or ``Cookie`` header, no bearer token, odd parameters
   (``fastfeed.query_arguments``);
 - no remembered reader for the token and circle (its first page in this process), a token that is
@@ -25,19 +26,23 @@ usual path unchanged (the thread pool, the middleware, the fast lane, django-nin
   are the middleware's by construction, and a host is served here only after Django accepted it;
 - any error (a database error closes that connection).
 
-Connections: at most ``QUANZI_FEED_EVENT_LOOP_CONNECTIONS`` (default 4) per process, opened on
-first use with Django's connection parameters, kept, in autocommit, UTC.
+Connections: PostgreSQL, at most ``QUANZI_FEED_EVENT_LOOP_CONNECTIONS`` (default 4) per process,
+opened on first use with Django's connection parameters, kept, in autocommit, UTC; SQLite, one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from django.db import connections
+from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.http import QueryDict
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -58,10 +63,10 @@ SKIPPED_HEADERS = frozenset({b"content-length"})
 
 
 def enabled() -> bool:
-    """On for PostgreSQL unless ``QUANZI_FEED_EVENT_LOOP_LANE=off``."""
+    """On (PostgreSQL and SQLite) unless ``QUANZI_FEED_EVENT_LOOP_LANE=off``."""
     if os.environ.get("QUANZI_FEED_EVENT_LOOP_LANE", "on").strip().lower() in ("off", "0", "no", "false"):
         return False
-    return connections["default"].vendor == "postgresql"
+    return connections["default"].vendor in ("postgresql", "sqlite")
 
 
 def _pool_size() -> int:
@@ -105,7 +110,66 @@ class ConnectionPool:
             self._idle.put_nowait(conn)
 
 
+class SQLiteReader:
+    """One read-only connection to the SQLite database, used on the event loop.
+
+    There is no async SQLite driver worth the name (they run the same calls in a thread). A page's
+    statement takes ~0.1–0.3 ms, mostly in SQLite's C code with the GIL released, so it runs on the
+    loop like any other short computation; in WAL mode a reader never waits for a writer.
+    """
+
+    def __init__(self) -> None:
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        name = str(connections["default"].settings_dict["NAME"])
+        # Tests use a shared in-memory database, which is already a URI; a file is opened read-only.
+        uri = name if name.startswith("file:") else Path(name).resolve().as_uri() + "?mode=ro"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
+    async def rows(self, sql: str, params: list) -> list[tuple]:
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            return self._conn.execute(_qmark(sql), params).fetchall()
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _qmark(sql: str) -> str:
+    """Django's ``%s`` placeholders as SQLite's ``?`` (as Django's SQLite backend converts them)."""
+    return FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%")
+
+
+async def _rows(sql: str, params: list) -> list[tuple]:
+    """The statement's rows, read without blocking on a pool thread: PostgreSQL async, SQLite on the loop."""
+    global _pool, _sqlite
+    if connections["default"].vendor == "sqlite":
+        if _sqlite is None:
+            _sqlite = SQLiteReader()
+        return await _sqlite.rows(sql, params)
+    if _pool is None:
+        _pool = ConnectionPool(_pool_size())
+    conn = await _pool.acquire()
+    try:
+        cursor = await conn.execute(sql, params)
+        rows = await cursor.fetchall()
+    except Exception:
+        _pool.release(conn, broken=True)
+        raise
+    _pool.release(conn)
+    return rows
+
+
 _pool: ConnectionPool | None = None
+_sqlite: SQLiteReader | None = None
 
 
 def _key(scope: dict, language: str) -> tuple:
@@ -135,7 +199,6 @@ def _header(scope: dict, name: bytes) -> bytes | None:
 
 async def prepare(scope: dict) -> tuple[int, Headers, bytes] | None:
     """(status, headers, body) of the fast lane's answer to this request, or None: the usual path answers."""
-    global _pool
     path = scope["path"]
     if scope.get("root_path") or "\x00" in path or _header(scope, b"accept-language") is not None \
             or _header(scope, b"cookie") is not None:
@@ -163,17 +226,7 @@ async def prepare(scope: dict) -> tuple[int, Headers, bytes] | None:
         return None
     now = timezone.now()
     sql, params = pagejson.bearer_page_statement(key_hash, slug, now, *guess, **arguments)
-    if _pool is None:
-        _pool = ConnectionPool(_pool_size())
-    conn = await _pool.acquire()
-    try:
-        cursor = await conn.execute(sql, params)
-        rows = await cursor.fetchall()
-    except Exception:
-        _pool.release(conn, broken=True)
-        raise
-    _pool.release(conn)
-    found, page_rows = pagejson.bearer_page_rows(rows)
+    found, page_rows = pagejson.bearer_page_rows(await _rows(sql, params))
     if found is None or not found[2].is_active:
         return None
     token, circle_id, membership, plans = found
@@ -203,7 +256,10 @@ def seen(scope: dict, response: Any) -> None:
 
 async def close_pool() -> None:
     """Close this process's connections (tests; a server's exit closes them anyway)."""
-    global _pool
+    global _pool, _sqlite
+    if _sqlite is not None:
+        _sqlite.close()
+        _sqlite = None
     pool, _pool = _pool, None
     if pool is not None and pool._idle is not None:
         while not pool._idle.empty():
