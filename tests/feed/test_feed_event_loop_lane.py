@@ -6,13 +6,14 @@ is not sure of must be left to the usual path (the thread pool, the middleware, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from core.test_asgi_http import call, scope
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from quanzi.accounts import actions as account_actions
@@ -123,3 +124,17 @@ async def test_a_database_error_leaves_the_request_to_the_usual_path(feed, lanes
     monkeypatch.setattr(asyncfeed, "_rows", broken)
     got, usual = await _both(early, plain, _request(slug, token, cursor))
     assert got == usual and got[0] == 200 and answered == []
+
+
+async def test_a_cancelled_read_does_not_lose_a_connection(lanes):
+    """A request cancelled mid-query closes that connection: the pool neither reuses nor loses it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the pool of async connections is PostgreSQL's")
+    task = asyncio.ensure_future(asyncfeed._rows("SELECT pg_sleep(5)", []))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert asyncfeed._pool.opened == 0
+    assert await asyncfeed._rows("SELECT %s", [1]) == [(1,)]
+    assert asyncfeed._pool.opened == 1

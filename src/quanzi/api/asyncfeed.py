@@ -125,7 +125,8 @@ class SQLiteReader:
         name = str(connections["default"].settings_dict["NAME"])
         # Tests use a shared in-memory database, which is already a URI; a file is opened read-only.
         uri = name if name.startswith("file:") else Path(name).resolve().as_uri() + "?mode=ro"
-        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        # timeout=0: a locked database fails at once (the usual path answers) instead of blocking the loop.
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=0)
 
     async def rows(self, sql: str, params: list) -> list[tuple]:
         if self._conn is None:
@@ -158,13 +159,13 @@ async def _rows(sql: str, params: list) -> list[tuple]:
     if _pool is None:
         _pool = ConnectionPool(_pool_size())
     conn = await _pool.acquire()
+    done = False
     try:
         cursor = await conn.execute(sql, params)
         rows = await cursor.fetchall()
-    except Exception:
-        _pool.release(conn, broken=True)
-        raise
-    _pool.release(conn)
+        done = True
+    finally:  # also when cancelled mid-query: that connection is closed, not reused or lost
+        _pool.release(conn, broken=not done)
     return rows
 
 
