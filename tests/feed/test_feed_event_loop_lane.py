@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from core.test_asgi_http import call, scope
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
 from django.utils import timezone
 
@@ -126,15 +128,36 @@ async def test_a_database_error_leaves_the_request_to_the_usual_path(feed, lanes
     assert got == usual and got[0] == 200 and answered == []
 
 
-async def test_a_cancelled_read_does_not_lose_a_connection(lanes):
-    """A request cancelled mid-query closes that connection: the pool neither reuses nor loses it."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the pool of async connections is PostgreSQL's")
-    task = asyncio.ensure_future(asyncfeed._rows("SELECT pg_sleep(5)", []))
-    await asyncio.sleep(0.3)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert asyncfeed._pool.opened == 0
-    assert await asyncfeed._rows("SELECT %s", [1]) == [(1,)]
-    assert asyncfeed._pool.opened == 1
+async def test_a_failed_read_leaves_no_broken_connection_behind(lanes):
+    """PostgreSQL: a read cancelled mid-query closes its connection (the pool neither reuses nor loses it).
+    SQLite: a failed read closes the connection, and the next read opens a fresh one."""
+    if connection.vendor == "postgresql":
+        task = asyncio.ensure_future(asyncfeed._rows("SELECT pg_sleep(5)", []))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert asyncfeed._pool.opened == 0
+        assert await asyncfeed._rows("SELECT %s", [1]) == [(1,)]
+        assert asyncfeed._pool.opened == 1
+    else:
+        assert await asyncfeed._rows("SELECT %s", [1]) == [(1,)]
+        with pytest.raises(sqlite3.OperationalError):
+            await asyncfeed._rows("SELECT no_such_column FROM no_such_table", [])
+        assert asyncfeed._sqlite._conn is None
+        assert await asyncfeed._rows("SELECT %s", [2]) == [(2,)]
+
+
+@pytest.mark.parametrize(("name", "value"), [("QUANZI_FEED_EVENT_LOOP_LANE", "maybe"),
+                                             ("QUANZI_FEED_EVENT_LOOP_CONNECTIONS", "0"),
+                                             ("QUANZI_FEED_EVENT_LOOP_CONNECTIONS", "four")])
+def test_bad_settings_stop_the_start_up(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ImproperlyConfigured, match=name):
+        asyncfeed.enabled()
+
+
+def test_the_lane_is_on_by_default_and_can_be_turned_off(monkeypatch):
+    assert asyncfeed.enabled()
+    monkeypatch.setenv("QUANZI_FEED_EVENT_LOOP_LANE", "off")
+    assert not asyncfeed.enabled()

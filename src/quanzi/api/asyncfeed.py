@@ -41,6 +41,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.http import QueryDict
@@ -48,6 +50,7 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from quanzi.accounts.selectors import token_key_hash, token_use_due
+from quanzi.core.asgi_http import response_headers
 from quanzi.feed import fastsql, pagejson
 from quanzi.feed.rules import Viewer, held_plans
 
@@ -63,17 +66,19 @@ SKIPPED_HEADERS = frozenset({b"content-length"})
 
 
 def enabled() -> bool:
-    """On (PostgreSQL and SQLite) unless ``QUANZI_FEED_EVENT_LOOP_LANE=off``."""
-    if os.environ.get("QUANZI_FEED_EVENT_LOOP_LANE", "on").strip().lower() in ("off", "0", "no", "false"):
-        return False
-    return connections["default"].vendor in ("postgresql", "sqlite")
+    """On (PostgreSQL and SQLite) unless ``QUANZI_FEED_EVENT_LOOP_LANE=off``; bad settings stop the start-up."""
+    switch = os.environ.get("QUANZI_FEED_EVENT_LOOP_LANE", "on").strip().lower()
+    if switch not in ("on", "off"):
+        raise ImproperlyConfigured(f"QUANZI_FEED_EVENT_LOOP_LANE must be 'on' or 'off', not {switch!r}")
+    _pool_size()
+    return switch == "on" and connections["default"].vendor in ("postgresql", "sqlite")
 
 
 def _pool_size() -> int:
-    try:
-        return max(1, int(os.environ.get("QUANZI_FEED_EVENT_LOOP_CONNECTIONS", DEFAULT_CONNECTIONS)))
-    except ValueError:
-        return DEFAULT_CONNECTIONS
+    text = os.environ.get("QUANZI_FEED_EVENT_LOOP_CONNECTIONS", str(DEFAULT_CONNECTIONS)).strip()
+    if not (text.isascii() and text.isdigit() and int(text) > 0):
+        raise ImproperlyConfigured(f"QUANZI_FEED_EVENT_LOOP_CONNECTIONS must be a positive whole number, not {text!r}")
+    return int(text)
 
 
 class ConnectionPool:
@@ -179,8 +184,6 @@ def _key(scope: dict, language: str) -> tuple:
     The scheme and the headers Django reads for ``is_secure`` and ``get_host`` (HSTS, the host check),
     and the user's language (``Content-Language``; requests with Accept-Language or a cookie are not taken).
     """
-    from django.conf import settings
-
     names = [b"host"]
     if settings.SECURE_PROXY_SSL_HEADER:
         names.append(settings.SECURE_PROXY_SSL_HEADER[0].removeprefix("HTTP_").lower().replace("_", "-").encode())
@@ -251,8 +254,8 @@ def seen(scope: dict, response: Any) -> None:
         return
     key = _key(scope, language)
     if key not in _seen_headers:
-        _seen_headers[key] = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()
-                              if name.lower().encode("ascii") not in SKIPPED_HEADERS]
+        _seen_headers[key] = [(name, value) for name, value in response_headers(response)
+                              if name.lower() not in SKIPPED_HEADERS]
 
 
 async def close_pool() -> None:

@@ -44,13 +44,8 @@ QUERY_KEYS = frozenset({"cursor", "limit", "featured", "tag"})
 _FLAGS = {"true": True, "false": False, "1": True, "0": False}
 
 
-def _arguments(request: HttpRequest) -> dict[str, Any] | None:
-    """The page's arguments when they are plain and valid, else None (the operation answers)."""
-    return query_arguments(request.GET)
-
-
 def query_arguments(query: QueryDict) -> dict[str, Any] | None:
-    """``_arguments`` of a query string's parameters (``api.asyncfeed`` has no request)."""
+    """The page's arguments when they are plain and valid, else None (the operation answers)."""
     for key in query:
         if key not in QUERY_KEYS or len(query.getlist(key)) != 1:
             return None
@@ -86,7 +81,7 @@ def feed_page(request: HttpRequest, slug: str) -> HttpResponse | None:
     key_hash = token_key_hash(request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip())
     if key_hash is None:
         return None
-    arguments = _arguments(request)
+    arguments = query_arguments(request.GET)
     if arguments is None:
         return None
     now = timezone.now()

@@ -139,7 +139,7 @@ class PooledASGIHandler(ASGIHandler):
         watcher = asyncio.ensure_future(watch_disconnect())
         try:
             await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": _headers(response)})
+                        "headers": response_headers(response)})
             if response.is_async:
                 async for part in response.streaming_content:
                     if gone.is_set():
@@ -180,7 +180,7 @@ def _close_resources(response: HttpResponse) -> None:
     response.closed = True
 
 
-def _headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
+def response_headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
     """The response's headers and cookies as ASGI header pairs (what ``ASGIHandler.send_response`` sends)."""
     headers = []
     for header, value in response.items():

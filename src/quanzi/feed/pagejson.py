@@ -77,7 +77,7 @@ def _author_json(author_id: int | None, username: str, display_name: str, avatar
 PAGE_FIELDS = ("j", "id", "author_id", "pinned", "created_at", "username", "display_name", "avatar", "author_role",
                "file", "a_position", "a_id", "liked")  # the names of ``_select``'s columns, in order
 # What ``_select`` reads of the page's posts.
-POST_COLUMNS = "p.id, p.circle_id, p.author_id, p.pinned, p.created_at, p.api_json"
+JSON_POST_COLUMNS = "p.id, p.circle_id, p.author_id, p.pinned, p.created_at, p.api_json"
 
 
 @functools.cache
@@ -128,7 +128,7 @@ def page_json(circle_id: int, viewer: Viewer, *, after: tuple[bool, datetime, in
     select, select_params, where, where_params = _page_parts(circle_id, reader, after=after, featured=featured,
                                                              tag=tag)
     sql = fastsql.page_sql(select, where, limit + 1, joins=_joins(reader.moderator), then=", a.position, a.id",
-                           columns=POST_COLUMNS)
+                           columns=JSON_POST_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(sql, select_params + where_params)
         rows = cursor.fetchall()
@@ -161,7 +161,7 @@ def bearer_page_statement(key_hash: str, slug: str, now: datetime, circle_id: in
     limit = selectors.page_limit(limit)
     select, select_params, where, where_params = _page_parts(circle_id, reader, after=after, featured=featured,
                                                              tag=tag, sort_key=True)
-    rows_sql = fastsql.page_from(where, limit + 1, joins=_joins(reader.moderator), columns=POST_COLUMNS)
+    rows_sql = fastsql.page_from(where, limit + 1, joins=_joins(reader.moderator), columns=JSON_POST_COLUMNS)
     bearer_params: list = []
     bearer = fastsql.bearer_select(key_hash, slug, now, bearer_params)
     # The bearer row comes once per page row (a page without posts joins as one row of NULLs). It is at
