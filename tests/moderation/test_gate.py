@@ -94,6 +94,7 @@ def test_mute_for_n_minutes(circle, owner, main, member):
 
 def test_kick_after_k_strikes(circle, owner, main, member):
     policy(circle, owner, kick_after_strikes=2)
+    members_before = type(circle).objects.get(id=circle.id).member_count
     send(member, main, AD_ZH)
     assert Membership.objects.get(circle=circle, user=member).status == MembershipStatus.ACTIVE
     send(member, main, AD_EN)
@@ -101,6 +102,8 @@ def test_kick_after_k_strikes(circle, owner, main, member):
     assert m.status == MembershipStatus.KICKED
     kick = AuditEntry.objects.get(circle=circle, action="member.kick")
     assert kick.actor is None and "2 strikes" in kick.reason
+    assert kick.data == {"strikes": 2, "automatic": True}
+    assert type(circle).objects.get(id=circle.id).member_count == members_before - 1
 
 
 # --- links ----------------------------------------------------------------------------------

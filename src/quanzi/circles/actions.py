@@ -561,6 +561,32 @@ def do_kick_member(*, actor, circle: Circle, user_id: int, reason: str = "") -> 
     return target
 
 
+def do_system_kick(circle: Circle, membership: Membership, *, reason: str, data: dict | None = None,
+                   actor=None) -> None:
+    """A kick by Quanzi itself (a policy, e.g. K strikes for ads; no moderator to rank-check): the same row change,
+    audit entry and event as `do_kick_member`, marked automatic. The caller's transaction holds the membership;
+    the circle row is not locked, so no lock order is added to the caller's (the member count moves atomically)."""
+    _deactivate(circle, membership, MembershipStatus.KICKED)
+    audit.record(circle=circle, actor=actor, action="member.kick", target_user=membership.user,
+                 reason=_("automatic: %(reason)s") % {"reason": reason}, data={**(data or {}), "automatic": True})
+    emit(EventType.MEMBER_KICKED, circle=circle, actor_id=getattr(actor, "id", None),
+         target_user_id=membership.user_id, data={"reason": reason[:200], "automatic": True},
+         payload={"reason": reason[:500]})
+
+
+def do_system_mute(circle: Circle, membership: Membership, *, minutes: int, reason: str) -> None:
+    """A timed mute by Quanzi itself (flood control, an ad deleted by policy): the same row change, audit entry and
+    event as `do_mute_member`, marked automatic."""
+    until = timezone.now() + timedelta(minutes=minutes)
+    Membership.objects.filter(id=membership.id).update(muted_until=until, mute_reason=reason[:500])
+    membership.muted_until, membership.mute_reason = until, reason[:500]
+    audit.record(circle=circle, actor=None, action="member.mute", target_user=membership.user,
+                 reason=_("automatic: %(reason)s") % {"reason": reason}, data={"until": until.isoformat()})
+    emit(EventType.MEMBER_MUTED, circle=circle, actor_id=None, target_user_id=membership.user_id,
+         data={"until": until.isoformat(), "automatic": True},
+         payload={"until": until.isoformat(), "reason": membership.mute_reason})
+
+
 @transaction.atomic
 def do_ban_member(*, actor, circle: Circle, user_id: int, reason: str = "") -> Membership:
     """Remove the member and keep them out: no invite, request or open join works until unbanned."""

@@ -21,7 +21,6 @@ from quanzi.circles import rules as circle_rules
 from quanzi.circles.models import Circle, Membership, MembershipStatus, Role
 from quanzi.core import audit
 from quanzi.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
-from quanzi.core.events import EventType, emit
 from quanzi.core.ids import as_db_id
 
 from . import content, rules
@@ -164,20 +163,8 @@ def apply_screening(screening: Screening, *, object_id: int) -> ReviewItem:
     if screening.strike:
         _strike(circle, author, item=item, reason=reason, actor=None)
     if screening.mute and circle_rules.is_active(author):
-        _auto_mute(circle, author, minutes=screening.policy.mute_minutes, reason=reason)
+        circle_actions.do_system_mute(circle, author, minutes=screening.policy.mute_minutes, reason=reason)
     return item
-
-
-def _auto_mute(circle: Circle, membership: Membership, *, minutes: int, reason: str) -> None:
-    """Quanzi mutes on its own (no moderator to rank-check): the same row change and event as do_mute_member."""
-    until = timezone.now() + timedelta(minutes=minutes)
-    Membership.objects.filter(id=membership.id).update(muted_until=until, mute_reason=reason[:500])
-    membership.muted_until, membership.mute_reason = until, reason[:500]
-    audit.record(circle=circle, actor=None, action="member.mute", target_user=membership.user,
-                 reason=_("automatic: %(reason)s") % {"reason": reason}, data={"until": until.isoformat()})
-    emit(EventType.MEMBER_MUTED, circle=circle, actor_id=None, target_user_id=membership.user_id,
-         data={"until": until.isoformat(), "automatic": True},
-         payload={"until": until.isoformat(), "reason": membership.mute_reason})
 
 
 def _strike(circle: Circle, membership: Membership, *, item: ReviewItem | None, reason: str, actor) -> int:
@@ -201,12 +188,7 @@ def _auto_kick(circle: Circle, membership: Membership, *, strikes: int, actor) -
     reason = _("%(n)d strikes for ads within %(days)d days") % {
         "n": strikes, "days": ensure_policy(circle.id).strike_window_days}
     membership.refresh_from_db()
-    circle_actions._deactivate(circle, membership, MembershipStatus.KICKED)  # same as do_kick_member
-    audit.record(circle=circle, actor=actor, action="member.kick", target_user=membership.user,
-                 reason=_("automatic: %(reason)s") % {"reason": reason}, data={"strikes": strikes, "automatic": True})
-    emit(EventType.MEMBER_KICKED, circle=circle, actor_id=getattr(actor, "id", None),
-         target_user_id=membership.user_id, data={"reason": reason[:200], "automatic": True},
-         payload={"reason": reason[:500]})
+    circle_actions.do_system_kick(circle, membership, reason=reason, data={"strikes": strikes}, actor=actor)
 
 
 # --- reports ------------------------------------------------------------------------------
