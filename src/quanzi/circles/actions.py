@@ -561,10 +561,12 @@ def do_kick_member(*, actor, circle: Circle, user_id: int, reason: str = "") -> 
     return target
 
 
+@transaction.atomic
 def do_system_kick(circle: Circle, membership: Membership, *, reason: str, data: dict | None = None,
                    actor=None) -> None:
     """A kick by Quanzi itself (a policy, e.g. K strikes for ads; no moderator to rank-check): the same row change,
-    audit entry and event as `do_kick_member`, marked automatic. The caller's transaction holds the membership;
+    audit entry and event as `do_kick_member`, marked automatic. `actor` is the moderator whose decision set the
+    policy off, if any (recorded, not checked). The caller's transaction holds the membership;
     the circle row is not locked, so no lock order is added to the caller's (the member count moves atomically)."""
     _deactivate(circle, membership, MembershipStatus.KICKED)
     audit.record(circle=circle, actor=actor, action="member.kick", target_user=membership.user,
@@ -574,6 +576,7 @@ def do_system_kick(circle: Circle, membership: Membership, *, reason: str, data:
          payload={"reason": reason[:500]})
 
 
+@transaction.atomic
 def do_system_mute(circle: Circle, membership: Membership, *, minutes: int, reason: str) -> None:
     """A timed mute by Quanzi itself (flood control, an ad deleted by policy): the same row change, audit entry and
     event as `do_mute_member`, marked automatic."""
